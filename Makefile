@@ -1,0 +1,71 @@
+# factom-sidecar: build, test, demo.
+#   make demo   run the whole system locally (real API server, factomd, walletd)
+#   make test   every test: unit, fuzz seed corpora, integration against real programs
+#   make unit   unit tests only (fast, no real programs)
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/factom-sidecar/factom-sidecar/internal/version.Version=$(VERSION)
+export FACTOM_SIDECAR_BIN_DIR := $(BIN)
+# Test packages run one at a time: each starts its own API server, etcd,
+# factomd and walletd processes, and two cores do not fit several sets at once.
+TESTFLAGS ?= -p 1 -count=1 -timeout 40m
+
+.PHONY: all build tools test unit integration fuzz demo bench vet clean
+
+all: build
+
+build: $(BIN)/sidecar
+
+$(BIN)/sidecar: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/sidecar
+
+# The real programs, built once from Go modules and cached in bin/.
+tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd
+
+$(BIN)/kube-apiserver: tools/k8s/go.mod tools/k8s/go.sum
+	@echo ">> building kube-apiserver (first time: several minutes)"
+	cd tools/k8s && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(BIN)/etcd: tools/k8s/go.mod tools/k8s/go.sum
+	@echo ">> building etcd"
+	cd tools/k8s && $(GO) build -o $@ go.etcd.io/etcd/server/v3
+
+$(BIN)/factomd: tools/factom/go.mod tools/factom/go.sum
+	@echo ">> building factomd"
+	cd tools/factom && $(GO) build -o $@ github.com/FactomProject/factomd
+
+$(BIN)/test-walletd: tools/factom/go.mod tools/factom/go.sum tools/factom/cmd/test-walletd/main.go
+	@echo ">> building walletd"
+	cd tools/factom && $(GO) build -o $@ ./cmd/test-walletd
+
+test: tools vet
+	$(GO) test $(TESTFLAGS) ./...
+
+unit: vet
+	$(GO) test -short -race -count=1 ./...
+
+vet:
+	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+# Run each fuzz target for a while (FUZZTIME, default 30s each).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./internal/...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo ">> $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+demo: tools
+	$(GO) run ./cmd/demo
+
+bench: tools
+	$(GO) run ./cmd/bench
+
+clean:
+	rm -rf $(BIN)
+
+FORCE:
