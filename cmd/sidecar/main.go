@@ -150,6 +150,12 @@ func serve(m mode, listen string, log zerolog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// /healthz is the sidecar's own liveness: the process serves HTTP. The
+	// verdicts about factomd and walletd are on /livez and /readyz.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
 
 	l, err := server.Listen(listen)
 	if err != nil {
