@@ -22,7 +22,7 @@ $(BIN)/sidecar: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/sidecar
 
 # The real programs, built once from Go modules and cached in bin/.
-tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd
+tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd $(BIN)/kustomize $(BIN)/helm
 
 $(BIN)/kube-apiserver: tools/k8s/go.mod tools/k8s/go.sum
 	@echo ">> building kube-apiserver (first time: several minutes)"
@@ -39,6 +39,14 @@ $(BIN)/factomd: tools/factom/go.mod tools/factom/go.sum
 $(BIN)/test-walletd: tools/factom/go.mod tools/factom/go.sum tools/factom/cmd/test-walletd/main.go
 	@echo ">> building walletd"
 	cd tools/factom && $(GO) build -o $@ ./cmd/test-walletd
+
+$(BIN)/kustomize: tools/manifests/go.mod tools/manifests/go.sum
+	@echo ">> building kustomize"
+	cd tools/manifests && $(GO) build -o $@ sigs.k8s.io/kustomize/kustomize/v5
+
+$(BIN)/helm: tools/manifests/go.mod tools/manifests/go.sum
+	@echo ">> building helm"
+	cd tools/manifests && $(GO) build -o $@ helm.sh/helm/v3/cmd/helm
 
 test: tools vet
 	$(GO) test $(TESTFLAGS) ./...
