@@ -1,0 +1,62 @@
+// Package proxy is the write-gating JSON-RPC proxy in front of the pod's
+// walletd: writes go to the leader only, one at a time, and a keystore write
+// is acknowledged only after it has been committed to the replicated store.
+//
+// # Method classes
+//
+// Classify sorts every method of walletd's /v2 API (wallet v2.4.2, wsapi's
+// handleV2Request) into one class:
+//
+//   - ClassKeystore (generate-*, import-*, remove-*): leader only, serialised,
+//     committed through the Committer before the reply.
+//   - ClassTransaction (new-transaction, add-*, sub-fee, sign-transaction,
+//     delete-transaction, tmp-transactions, transaction-hash, compose-*):
+//     leader only, serialised, not committed. walletd keeps transactions in
+//     progress in memory in a plain Go map, so even reading them races with
+//     building them; they are not replicated, and a failover loses them:
+//     clients restart a transaction from new-transaction.
+//   - ClassUnlock (unlock-wallet): leader only, serialised, not committed.
+//   - ClassRead (address, all-addresses, properties, wallet-backup,
+//     sign-data, ...): any replica whose ReadGate reports it in sync.
+//     wallet-backup returns the seed; it is served like walletd serves it,
+//     and like every result it is never logged.
+//   - ClassUnknown: any other name. Treated as a write: leader only,
+//     serialised and, should walletd ever return a result for it, committed
+//     (walletd v2.4.2 answers unknown names with "Method not found").
+//
+// # What the embedding program provides
+//
+// Three small interfaces, defined here so this package does not depend on
+// the leader election or the replicated store:
+//
+//   - Gate.BeginWrite admits one write on the writable leader and returns
+//     the term (the fencing token) and a done func; on a follower it returns
+//     an error naming the leader.
+//   - Committer.Commit replicates the keystore change a write made; an error
+//     means the write is not acknowledged.
+//   - ReadGate.InSync reports whether reads may be served; the leader
+//     reports true.
+//
+// # Requests
+//
+// Only POST /v2 with a single JSON-RPC 2.0 request object is accepted.
+// Batch arrays are rejected (walletd does not support them either). The
+// proxy re-encodes the request it parsed and forwards that, so walletd
+// executes exactly the method the proxy classified (no parser differential
+// through duplicate keys). The Authorization header is forwarded as is and
+// walletd checks it; a 401 from walletd is passed back unchanged.
+//
+// Errors the proxy itself produces use these JSON-RPC codes (walletd uses
+// -32001 "Wallet is locked" and -32003 "Incorrect passphrase", so the proxy's
+// codes start at -32010):
+//
+//	-32700 parse error, -32600 invalid request (also batch, bad method,
+//	       oversized body, wrong content type, wrong HTTP method or path)
+//	-32010 not the leader (data: {"leader": "<pod>"} when known)
+//	-32011 replica not in sync
+//	-32012 write not committed (retry the request)
+//	-32013 walletd unavailable, timed out or answered out of bounds
+//
+// Params and results carry secrets: the proxy logs method, class, outcome,
+// duration and term, never params, results or walletd's error bodies.
+package proxy
