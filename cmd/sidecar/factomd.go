@@ -3,12 +3,39 @@ package main
 import (
 	"context"
 	"flag"
+	"net/http"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/health"
+	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 )
 
-// factomdMode runs next to factomd. Its wiring to internal/health lives here.
-type factomdMode struct{}
+// factomdMode runs next to factomd: it polls factomd and its references in
+// the background and serves the cached verdicts as probes.
+type factomdMode struct {
+	cfg     health.Config
+	monitor *health.Monitor
+}
 
-func (m *factomdMode) RegisterFlags(fs *flag.FlagSet) {}
-func (m *factomdMode) Validate() error                { return nil }
-func (m *factomdMode) Setup(rt *runtime) error        { return nil }
-func (m *factomdMode) Run(ctx context.Context) error  { <-ctx.Done(); return nil }
+func (m *factomdMode) RegisterFlags(fs *flag.FlagSet) {
+	m.cfg = health.DefaultConfig()
+	m.cfg.RegisterFlags(fs)
+}
+
+func (m *factomdMode) Validate() error { return m.cfg.Validate() }
+
+func (m *factomdMode) Setup(rt *runtime) error {
+	mon, err := health.New(m.cfg, rt.Log, rt.Registry, nil)
+	if err != nil {
+		return err
+	}
+	m.monitor = mon
+	rt.Mux.Handle("GET /readyz", probe.Handler("ready", probe.Named{Name: "factomd", Check: mon.Ready}))
+	rt.Mux.Handle("GET /livez", probe.Handler("live", probe.Named{Name: "factomd", Check: mon.Live}))
+	rt.Mux.Handle("GET /startupz", probe.Handler("started", probe.Named{Name: "factomd", Check: mon.Started}))
+	rt.Mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		probe.WriteJSON(w, http.StatusOK, mon.Status())
+	})
+	return nil
+}
+
+func (m *factomdMode) Run(ctx context.Context) error { return m.monitor.Run(ctx) }

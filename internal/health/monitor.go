@@ -1,0 +1,422 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+)
+
+// Clock returns the current time; tests inject a fake one.
+type Clock func() time.Time
+
+// Resolver looks up the peer service's addresses; tests inject a fake one.
+type Resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
+// Failure kinds of one poll, used as reasons and as the kind label of
+// factom_sidecar_poll_errors_total.
+const (
+	KindTimeout       = "timeout"
+	KindUnreachable   = "unreachable"
+	KindRPCError      = "rpc_error"
+	KindHTTPError     = "http_error"
+	KindMalformed     = "malformed"
+	KindInvalidHeight = "invalid_height"
+	KindDNS           = "dns"
+)
+
+// NodeObservation is one poll of one factomd.
+type NodeObservation struct {
+	URL       string `json:"url"`
+	OK        bool   `json:"ok"`
+	ErrorKind string `json:"errorKind,omitempty"`
+	Error     string `json:"error,omitempty"`
+	// Height is directoryblockheight, the node's saved height.
+	Height       int64         `json:"height"`
+	LeaderHeight int64         `json:"leaderHeight"`
+	Minute       CurrentMinute `json:"currentMinute"`
+	// BlockAgeMs is how long ago the current block started, by factomd's own clock.
+	BlockAgeMs int64   `json:"blockAgeMs"`
+	PollMs     float64 `json:"pollMs"`
+}
+
+// following reports whether the node follows minutes at all.
+func (o NodeObservation) following() bool { return o.Minute.CurrentMinuteStartTime != 0 }
+
+// reference is what is remembered about one reference between polls.
+type reference struct {
+	latest     NodeObservation
+	lastGood   NodeObservation
+	lastGoodAt time.Time
+}
+
+// state is everything the verdicts are computed from. A published state is
+// never modified, so probes read it without locks.
+type state struct {
+	startedAt  time.Time
+	polledAt   time.Time
+	polls      uint64
+	local      NodeObservation // latest poll, maybe failed
+	lastGood   NodeObservation // latest successful poll
+	lastGoodAt time.Time
+	refs       []NodeObservation // latest poll of each reference, sorted by URL
+	peerError  string
+
+	// Network view from references whose last good answer is fresh.
+	network      int64
+	haveNetwork  bool
+	dropped      []int64
+	tipHeight    int64 // highest fresh reference that is itself at the chain tip
+	haveTip      bool
+	freshRefs    int
+	networkPeak  int64
+	haveNetPeak  bool
+	localChanged bool
+
+	localAdvancedAt   time.Time // last time the local height changed
+	networkAdvancedAt time.Time // last time the network height reached a new high
+	stallSince        time.Time // start of the current run of stalldetected=true
+}
+
+// Options are optional collaborators of a Monitor.
+type Options struct {
+	// Resolver for --peer-service (default net.DefaultResolver).
+	Resolver Resolver
+	// Transport for every JSON-RPC client (default: a fresh transport each).
+	Transport http.RoundTripper
+}
+
+// Monitor polls factomd and its references and keeps cached verdicts.
+type Monitor struct {
+	cfg      Config
+	log      zerolog.Logger
+	clock    Clock
+	resolver Resolver
+	opts     Options
+	localURL string
+	local    *jsonrpc.Client
+	static   []string
+	metrics  *metrics
+
+	pollMu sync.Mutex // one poll at a time; guards the fields below
+	peers  []string   // peer API URLs from the last lookup
+	refs   map[string]*reference
+	conns  map[string]*jsonrpc.Client
+	last   *verdicts
+
+	cur atomic.Pointer[state]
+}
+
+// New builds a Monitor. reg may be nil (metrics are then not registered)
+// and clock may be nil (time.Now).
+func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, clock Clock) (*Monitor, error) {
+	return NewWithOptions(cfg, log, reg, clock, Options{})
+}
+
+// NewWithOptions is New with collaborators replaced.
+func NewWithOptions(cfg Config, log zerolog.Logger, reg prometheus.Registerer, clock Clock, opts Options) (*Monitor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	met, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	localURL, err := APIURL(cfg.FactomdURL)
+	if err != nil {
+		return nil, err
+	}
+	m := &Monitor{
+		cfg: cfg, log: log, clock: clock, resolver: opts.Resolver, opts: opts, metrics: met,
+		localURL: localURL, refs: map[string]*reference{}, conns: map[string]*jsonrpc.Client{},
+	}
+	m.local = m.client(localURL)
+	seen := map[string]bool{}
+	for _, raw := range cfg.ReferenceURLs {
+		u, err := APIURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[u] {
+			seen[u] = true
+			m.static = append(m.static, u)
+		}
+	}
+	now := clock()
+	m.cur.Store(&state{startedAt: now, localAdvancedAt: now, networkAdvancedAt: now})
+	return m, nil
+}
+
+func (m *Monitor) client(url string) *jsonrpc.Client {
+	return jsonrpc.New(url, jsonrpc.Options{Timeout: m.cfg.PollTimeout, Transport: m.opts.Transport})
+}
+
+// Run polls every poll interval until ctx is done.
+func (m *Monitor) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		m.PollOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// PollOnce polls the local factomd and every reference in parallel, each
+// call bounded by the poll timeout, then publishes the new state and logs
+// verdicts that changed. The peer service is resolved alongside; the
+// peers it returns are polled from the next poll on, so a slow DNS answer
+// cannot stretch a poll beyond the poll timeout.
+func (m *Monitor) PollOnce(ctx context.Context) {
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
+
+	targets := m.referenceURLs()
+	var wg sync.WaitGroup
+	var local NodeObservation
+	refs := make([]NodeObservation, len(targets))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		local = m.pollNode(ctx, m.local, "local")
+	}()
+	for i, u := range targets {
+		c := m.conns[u]
+		if c == nil {
+			c = m.client(u)
+			m.conns[u] = c
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			refs[i] = m.pollNode(ctx, c, "reference")
+		}()
+	}
+	var peers []string
+	var peerErr error
+	if m.cfg.PeerService != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			peers, peerErr = m.lookupPeers(ctx)
+		}()
+	}
+	wg.Wait()
+
+	if m.cfg.PeerService != "" {
+		if peerErr != nil {
+			m.metrics.pollErrors.WithLabelValues("peer_service", KindDNS).Inc()
+			m.log.Debug().Str("event", "peer_lookup_failed").Str("peerService", m.cfg.PeerService).Err(peerErr).Msg("peer service lookup failed")
+		} else {
+			m.peers = peers
+		}
+	}
+	now := m.clock()
+	next := m.advance(m.cur.Load(), local, targets, refs, now)
+	if peerErr != nil {
+		next.peerError = peerErr.Error()
+	}
+	m.cur.Store(next)
+	v := m.evaluate(next, now)
+	m.metrics.update(next, v)
+	m.logChanges(next, v)
+}
+
+// referenceURLs is the static references plus the peers, without
+// duplicates; clients and memory of references that went away are dropped.
+func (m *Monitor) referenceURLs() []string {
+	urls := append([]string(nil), m.static...)
+	seen := map[string]bool{}
+	for _, u := range urls {
+		seen[u] = true
+	}
+	for _, u := range m.peers {
+		if !seen[u] {
+			seen[u] = true
+			urls = append(urls, u)
+		}
+	}
+	for u := range m.conns {
+		if !seen[u] {
+			delete(m.conns, u)
+			delete(m.refs, u)
+		}
+	}
+	return urls
+}
+
+func (m *Monitor) lookupPeers(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.PollTimeout)
+	defer cancel()
+	addrs, err := m.resolver.LookupHost(ctx, m.cfg.PeerService)
+	if err != nil {
+		return nil, err
+	}
+	self := net.ParseIP(m.cfg.PodIP)
+	port := strconv.Itoa(m.cfg.PeerPort)
+	var urls []string
+	for _, a := range addrs {
+		ip := net.ParseIP(a)
+		if ip == nil || (self != nil && ip.Equal(self)) {
+			continue
+		}
+		urls = append(urls, "http://"+net.JoinHostPort(ip.String(), port)+"/v2")
+	}
+	sort.Strings(urls)
+	return urls, nil
+}
+
+// pollNode calls heights and current-minute in parallel, so one poll of a
+// node takes at most one poll timeout.
+func (m *Monitor) pollNode(ctx context.Context, c *jsonrpc.Client, target string) NodeObservation {
+	start := time.Now()
+	obs := NodeObservation{URL: c.URL()}
+	var h Heights
+	var cm CurrentMinute
+	var hErr, cmErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		raw, err := c.CallRaw(ctx, "current-minute", nil)
+		if err == nil {
+			cm, err = DecodeCurrentMinute(raw)
+		}
+		cmErr = err
+	}()
+	raw, err := c.CallRaw(ctx, "heights", nil)
+	if err == nil {
+		h, err = DecodeHeights(raw)
+	}
+	hErr = err
+	<-done
+	elapsed := time.Since(start)
+	obs.PollMs = float64(elapsed.Microseconds()) / 1000
+	m.metrics.pollDuration.WithLabelValues(target).Observe(elapsed.Seconds())
+	if err := errors.Join(hErr, cmErr); err != nil {
+		// The heights failure is reported first: it is the one that says
+		// whether the node's height can be trusted.
+		first := hErr
+		if first == nil {
+			first = cmErr
+		}
+		obs.ErrorKind = classify(first)
+		obs.Error = err.Error()
+		m.metrics.pollErrors.WithLabelValues(target, obs.ErrorKind).Inc()
+		m.log.Debug().Str("event", "poll_failed").Str("target", target).Str("url", obs.URL).Str("kind", obs.ErrorKind).Err(err).Msg("factomd poll failed")
+		return obs
+	}
+	obs.OK = true
+	obs.Height = h.DirectoryBlockHeight
+	obs.LeaderHeight = h.LeaderHeight
+	obs.Minute = cm
+	if cm.CurrentBlockStartTime != 0 && cm.CurrentTime > cm.CurrentBlockStartTime {
+		obs.BlockAgeMs = (cm.CurrentTime - cm.CurrentBlockStartTime) / int64(time.Millisecond)
+	}
+	return obs
+}
+
+// classify names a poll failure. Answers that are wrong (error objects,
+// garbage) are told apart from no answer at all (timeout, refused).
+func classify(err error) string {
+	var rpcErr *jsonrpc.RPCError
+	var httpErr *jsonrpc.HTTPError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &rpcErr):
+		return KindRPCError
+	case errors.Is(err, ErrInvalidHeight):
+		return KindInvalidHeight
+	case errors.Is(err, jsonrpc.ErrMalformed):
+		return KindMalformed
+	case errors.As(err, &httpErr):
+		return KindHTTPError
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return KindTimeout
+	default:
+		return KindUnreachable
+	}
+}
+
+// advance folds one poll into the previous state and returns the new one.
+func (m *Monitor) advance(prev *state, local NodeObservation, urls []string, refs []NodeObservation, now time.Time) *state {
+	next := *prev
+	next.polls++
+	next.polledAt = now
+	next.local = local
+	next.peerError = ""
+	next.localChanged = false
+	if local.OK {
+		if prev.lastGoodAt.IsZero() || local.Height != prev.lastGood.Height {
+			next.localAdvancedAt = now
+			next.localChanged = true
+		}
+		next.lastGood = local
+		next.lastGoodAt = now
+		switch {
+		case !local.Minute.StallDetected:
+			next.stallSince = time.Time{}
+		case prev.stallSince.IsZero():
+			next.stallSince = now
+		}
+	}
+
+	for i, u := range urls {
+		r := m.refs[u]
+		if r == nil {
+			r = &reference{}
+			m.refs[u] = r
+		}
+		r.latest = refs[i]
+		if refs[i].OK {
+			r.lastGood = refs[i]
+			r.lastGoodAt = now
+		}
+	}
+	next.refs = next.refs[:0:0]
+	var heights []int64
+	next.haveTip, next.tipHeight = false, 0
+	for _, u := range urls {
+		r := m.refs[u]
+		next.refs = append(next.refs, r.latest)
+		// A reference that failed a poll still counts for a while: one
+		// blip must not flip a lagging node to "no reference, ready".
+		if r.lastGoodAt.IsZero() || now.Sub(r.lastGoodAt) > m.cfg.StaleAfter {
+			continue
+		}
+		g := r.lastGood
+		heights = append(heights, g.Height)
+		if g.following() && time.Duration(g.BlockAgeMs)*time.Millisecond <= m.cfg.MaxBlockAge && (!next.haveTip || g.Height > next.tipHeight) {
+			next.haveTip, next.tipHeight = true, g.Height
+		}
+	}
+	sort.Slice(next.refs, func(i, j int) bool { return next.refs[i].URL < next.refs[j].URL })
+	next.freshRefs = len(heights)
+	haveLocal := !next.lastGoodAt.IsZero()
+	next.network, next.dropped, next.haveNetwork = networkHeight(heights, next.lastGood.Height, haveLocal, int64(m.cfg.OutlierBlocks))
+	if next.haveNetwork && (!prev.haveNetPeak || next.network > prev.networkPeak) {
+		next.networkPeak, next.haveNetPeak = next.network, true
+		next.networkAdvancedAt = now
+	}
+	return &next
+}
