@@ -1,0 +1,130 @@
+package walletsync
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+)
+
+// RunFollower watches the Secret and keeps this replica's walletd in step
+// with it whenever the replica is not the leader. It returns when ctx is
+// done. It never deletes anything walletd holds except keys the keystore
+// records as removed, and applies nothing from a Secret that fails to open.
+func (r *Replicator) RunFollower(ctx context.Context) error {
+	go r.cfg.Store.Watch(ctx, r.cfg.ResyncPeriod, func(sec *corev1.Secret) {
+		r.latestMu.Lock()
+		r.latest, r.haveSeen = sec, true
+		r.latestMu.Unlock()
+		r.signal()
+	}, func(err error) {
+		r.log.Warn().Str("event", "keystore_watch_error").Err(err).Msg("watching the keystore Secret failed; retrying")
+	})
+
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-retry.C:
+		}
+		r.latestMu.Lock()
+		sec, seen := r.latest, r.haveSeen
+		r.latestMu.Unlock()
+		if !seen {
+			continue
+		}
+		if err := r.reconcile(ctx, sec); err != nil && ctx.Err() == nil {
+			retry.Reset(r.cfg.RetryPeriod)
+		}
+	}
+}
+
+// reconcile applies one version of the Secret to walletd.
+func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
+	if role(r.role.Load()) != roleFollower {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if role(r.role.Load()) != roleFollower {
+		return nil
+	}
+	if sec == nil {
+		r.setInSync(false, "the keystore Secret does not exist yet (the first leader creates it)")
+		return nil
+	}
+	snap, err := r.cfg.Store.Decode(sec)
+	if err != nil {
+		r.reportRejected(ctx, sec.ResourceVersion, err)
+		return nil // retrying the same bytes cannot help; the next version will come by the watch
+	}
+	r.seen.Store(snap.Generation)
+	d, err := r.deriver(snap.State.Seed)
+	if err != nil {
+		r.reportRejected(ctx, sec.ResourceVersion, err)
+		return nil
+	}
+	wasInSync, prevApplied := r.inSync.Load(), r.applied.Load()
+	err = r.syncTo(ctx, d, snap, r.preempt.Load)
+	switch {
+	case errors.Is(err, errPreempted):
+		return nil
+	case errors.Is(err, keystore.ErrSeedMismatch):
+		r.setInSync(false, "seed mismatch: this walletd's seed is not the replicated seed; nothing applied, nothing deleted")
+		key := sec.ResourceVersion + "/seed"
+		if r.lastReject.Swap(key) != key {
+			r.metrics.rejected.WithLabelValues("seed_mismatch").Inc()
+			r.log.Error().Str("event", "keystore_seed_mismatch").Int64("generation", snap.Generation).
+				Msg("this walletd holds another wallet's seed; refusing to replicate into it (nothing deleted)")
+			r.events.warn(ctx, "KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
+		}
+		return err
+	case err != nil:
+		r.setInSync(false, "applying the keystore to walletd failed: "+err.Error())
+		r.log.Warn().Str("event", "keystore_apply_failed").Int64("generation", snap.Generation).Err(err).Msg("applying the keystore to walletd failed; retrying")
+		return err
+	}
+	r.lastReject.Store("")
+	r.applied.Store(snap.Generation)
+	r.metrics.appliedGeneration.Set(float64(snap.Generation))
+	if snap.Generation != prevApplied && !snap.CommittedAt.IsZero() {
+		lag := r.cfg.Now().Sub(snap.CommittedAt)
+		r.metrics.lag.Observe(max(lag, 0).Seconds())
+	}
+	r.setInSync(true, "in sync")
+	if !wasInSync || snap.Generation != prevApplied {
+		r.log.Info().Str("event", "keystore_applied").Int64("generation", snap.Generation).Int64("term", snap.Term).
+			Uint32("fct", snap.State.Next.FCT).Uint32("ec", snap.State.Next.EC).Uint32("id", snap.State.Next.ID).
+			Int("imported", len(snap.State.Imported)).Int("removed", len(snap.State.Removed)).
+			Msg("walletd in sync with the keystore")
+	}
+	return nil
+}
+
+// reportRejected marks the replica not ready for a Secret that fails to
+// open, once per resourceVersion: a zerolog line with a stable event and a
+// Warning Event on the pod. Nothing is applied or deleted.
+func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
+	r.setInSync(false, "keystore rejected: "+err.Error())
+	key := rv + "/" + err.Error()
+	if r.lastReject.Swap(key) == key {
+		return
+	}
+	reason := "corrupt"
+	if errors.Is(err, keystore.ErrTampered) {
+		reason = "tampered"
+	} else if errors.Is(err, keystore.ErrWrongKey) {
+		reason = "wrong_key"
+	}
+	r.metrics.rejected.WithLabelValues(reason).Inc()
+	r.log.Error().Str("event", "keystore_rejected").Str("reason", reason).Str("resourceVersion", rv).Err(err).
+		Msg("refusing the keystore Secret: not applied, nothing deleted")
+	r.events.warn(ctx, "KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
+}

@@ -1,0 +1,478 @@
+package walletsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/probe"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+)
+
+// Errors a caller can test for.
+var (
+	// ErrFenced: the Secret's term is not this leader's term; this replica
+	// was deposed. Re-exported from store.
+	ErrFenced = store.ErrFenced
+	// ErrNotLeader: Commit was called without a successful Promote for
+	// this term (or after Demote).
+	ErrNotLeader = errors.New("keystore: not the leader for this term")
+)
+
+// Config wires a Replicator.
+type Config struct {
+	// Store is the keystore Secret.
+	Store *store.Store
+	// Walletd is this replica's walletd.
+	Walletd *walletd.Client
+	// Kube posts Events on pod Namespace/PodName (optional).
+	Kube      kubernetes.Interface
+	Namespace string
+	PodName   string
+	Log       zerolog.Logger
+	// Registerer gets the metrics (optional).
+	Registerer prometheus.Registerer
+	// ResyncPeriod: how often a follower re-reads the Secret and rebuilds
+	// its view of walletd from a wallet-backup (default 5m).
+	ResyncPeriod time.Duration
+	// RetryPeriod: how soon a failed reconcile is retried (default 2s).
+	RetryPeriod time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+type role int32
+
+const (
+	roleFollower role = iota
+	rolePromoting
+	roleLeader
+)
+
+func (r role) String() string {
+	return [...]string{"follower", "promoting", "leader"}[r]
+}
+
+// Replicator is one replica's side of keystore replication: the leader's
+// Committer, the follower's reconciler and the promotion step.
+type Replicator struct {
+	cfg     Config
+	log     zerolog.Logger
+	metrics *metrics
+	events  *eventer
+
+	// mu serialises everything that writes to walletd or the Secret.
+	mu       sync.Mutex
+	snap     *store.Snapshot // leader: last committed version
+	stale    bool            // leader: last write's outcome unknown, reload first
+	fenced   bool            // leader: the Secret has a newer term
+	local    *localView      // follower: what walletd holds
+	derivers map[walletd.Secret]*keystore.Deriver
+
+	role       atomic.Int32
+	leaderTerm atomic.Int64
+	preempt    atomic.Bool
+
+	// Follower status, read by probes without locking.
+	applied    atomic.Int64
+	seen       atomic.Int64
+	inSync     atomic.Bool
+	reason     atomic.Value // string
+	lastReject atomic.Value // string: resourceVersion+reason last reported
+
+	latestMu sync.Mutex
+	latest   *corev1.Secret
+	haveSeen bool
+	wake     chan struct{}
+}
+
+// New returns a Replicator; call RunFollower for the follower side and
+// wire Promote, Demote and Commit to the leader election and the proxy.
+func New(cfg Config) (*Replicator, error) {
+	if cfg.Store == nil || cfg.Walletd == nil {
+		return nil, errors.New("walletsync: Store and Walletd are required")
+	}
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = 5 * time.Minute
+	}
+	if cfg.RetryPeriod <= 0 {
+		cfg.RetryPeriod = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Replicator{
+		cfg:      cfg,
+		log:      cfg.Log.With().Str("secret", cfg.Store.Name()).Logger(),
+		metrics:  newMetrics(cfg.Registerer),
+		derivers: map[walletd.Secret]*keystore.Deriver{},
+		wake:     make(chan struct{}, 1),
+	}
+	r.events = &eventer{client: cfg.Kube, namespace: cfg.Namespace, pod: cfg.PodName, log: r.log}
+	r.reason.Store("keystore not read yet")
+	r.lastReject.Store("")
+	return r, nil
+}
+
+func (r *Replicator) deriver(seed walletd.Secret) (*keystore.Deriver, error) {
+	if d, ok := r.derivers[seed]; ok {
+		return d, nil
+	}
+	d, err := keystore.NewDeriver(seed)
+	if err != nil {
+		return nil, err
+	}
+	// One seed per wallet; a second entry only appears around a refused
+	// foreign seed, so the map stays tiny.
+	r.derivers[seed] = d
+	return d, nil
+}
+
+// InSync reports whether this replica's walletd holds every key of the
+// replicated keystore (always true on the writable leader).
+func (r *Replicator) InSync() bool { return r.inSync.Load() }
+
+// AppliedGeneration is the keystore generation this replica's walletd
+// holds (the last committed one on the leader).
+func (r *Replicator) AppliedGeneration() int64 { return r.applied.Load() }
+
+// Role is "follower", "promoting" or "leader".
+func (r *Replicator) Role() string { return role(r.role.Load()).String() }
+
+func (r *Replicator) setInSync(ok bool, reason string) {
+	r.inSync.Store(ok)
+	r.reason.Store(reason)
+	if ok {
+		r.metrics.inSync.Set(1)
+	} else {
+		r.metrics.inSync.Set(0)
+	}
+}
+
+// ReadyCheck is the readiness verdict: ready when in sync. It reads only
+// cached state.
+func (r *Replicator) ReadyCheck() probe.Check {
+	return func() probe.Result {
+		reason, _ := r.reason.Load().(string)
+		return probe.Result{
+			OK:     r.inSync.Load(),
+			Reason: reason,
+			Fields: map[string]any{
+				"role":                r.Role(),
+				"appliedGeneration":   r.applied.Load(),
+				"keystoreGeneration":  r.seen.Load(),
+				"keystoreSecret":      r.cfg.Store.Name(),
+				"keystoreInSync":      r.inSync.Load(),
+				"keystoreLeaderTerm":  r.leaderTerm.Load(),
+				"keystoreSyncMessage": reason,
+			},
+		}
+	}
+}
+
+// Status is the replication state for /status (no secrets).
+func (r *Replicator) Status() map[string]any {
+	return r.ReadyCheck()().Fields
+}
+
+// Commit is the proxy's Committer: called on the leader after walletd
+// answered the keystore write method(params) → result, while the proxy
+// holds its write lock. It returns nil only once the new keystore state is
+// in the Secret under term; any error means the client must get an error.
+// Errors contain no secret.
+func (r *Replicator) Commit(ctx context.Context, term int64, method string, params, result json.RawMessage) error {
+	start := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.commitLocked(ctx, term, method, params, result)
+	r.metrics.commitDuration.Observe(r.cfg.Now().Sub(start).Seconds())
+	r.metrics.commits.WithLabelValues(commitResult(err)).Inc()
+	return err
+}
+
+func commitResult(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrFenced), errors.Is(err, ErrNotLeader):
+		return "fenced"
+	case errors.Is(err, store.ErrConflict):
+		return "conflict"
+	case errors.Is(err, store.ErrTooLarge):
+		return "too_large"
+	default:
+		return "error"
+	}
+}
+
+func (r *Replicator) commitLocked(ctx context.Context, term int64, method string, params, result json.RawMessage) error {
+	if role(r.role.Load()) != roleLeader || r.leaderTerm.Load() != term || r.snap == nil {
+		return fmt.Errorf("commit %s under term %d: %w", method, term, ErrNotLeader)
+	}
+	if r.fenced {
+		return fmt.Errorf("commit %s under term %d: %w", method, term, ErrFenced)
+	}
+	if r.stale {
+		snap, err := r.cfg.Store.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("commit %s: reload keystore: %w", method, err)
+		}
+		if snap.Term != term {
+			r.fence(term, snap.Term)
+			return fmt.Errorf("commit %s under term %d, stored term %d: %w", method, term, snap.Term, ErrFenced)
+		}
+		r.snap, r.stale = snap, false
+	}
+	d, err := r.deriver(r.snap.State.Seed)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", method, err)
+	}
+	next := r.snap.State.Clone()
+	change, err := next.Apply(d, method, params, result)
+	if err != nil {
+		if errors.Is(err, keystore.ErrDerivationMismatch) || errors.Is(err, keystore.ErrBadResult) || errors.Is(err, keystore.ErrNotKeystoreWrite) {
+			// The write cannot be applied incrementally: rebuild the
+			// state from walletd's whole keystore (a wallet-backup), so
+			// whatever walletd now holds is committed before the reply.
+			r.log.Warn().Str("event", "keystore_resync").Str("method", method).Str("reason", err.Error()).Msg("rebuilding the keystore from wallet-backup")
+			b, berr := r.cfg.Walletd.WalletBackup(ctx)
+			if berr != nil {
+				return fmt.Errorf("commit %s: resync: %w", method, berr)
+			}
+			if next, err = keystore.FromBackup(d, b, r.snap.State); err != nil {
+				if errors.Is(err, keystore.ErrSeedMismatch) {
+					r.log.Error().Str("event", "keystore_seed_mismatch").Msg("the leader's walletd seed differs from the replicated seed; refusing to commit")
+				}
+				return fmt.Errorf("commit %s: resync: %w", method, err)
+			}
+		} else {
+			return fmt.Errorf("commit %s: %w", method, err)
+		}
+	} else if change.Skipped > 0 {
+		r.log.Warn().Str("event", "keystore_counter_skipped").Str("kind", string(change.Kind)).
+			Uint32("index", change.Index).Uint32("skipped", change.Skipped).
+			Msg("walletd generated past the replicated counter; the skipped keys were never acknowledged to a client")
+	}
+	if next.Equal(r.snap.State) {
+		// Nothing new (e.g. an address imported twice): already durable.
+		return nil
+	}
+	snap, err := r.cfg.Store.Commit(ctx, r.snap, term, next)
+	if err != nil {
+		switch {
+		case errors.Is(err, store.ErrFenced):
+			r.fence(term, -1)
+		case errors.Is(err, store.ErrTooLarge):
+			r.log.Error().Str("event", "keystore_too_large").Int("imported", len(next.Imported)).Int("removed", len(next.Removed)).Msg("the keystore no longer fits one Secret; the write is refused")
+		default:
+			// Unknown outcome (timeout, conflict): reload before the
+			// next commit; the state walletd holds is re-derived then.
+			r.stale = true
+		}
+		return fmt.Errorf("commit %s: %w", method, err)
+	}
+	r.snap = snap
+	r.applied.Store(snap.Generation)
+	r.seen.Store(snap.Generation)
+	r.metrics.appliedGeneration.Set(float64(snap.Generation))
+	r.log.Debug().Str("event", "keystore_committed").Str("method", method).Int64("generation", snap.Generation).Int64("term", term).Str("public", change.Public).Msg("keystore write committed")
+	return nil
+}
+
+func (r *Replicator) fence(term, stored int64) {
+	if r.fenced {
+		return
+	}
+	r.fenced = true
+	ev := r.log.Error().Str("event", "keystore_fenced").Int64("term", term)
+	if stored >= 0 {
+		ev = ev.Int64("storedTerm", stored)
+	}
+	ev.Msg("a newer leader bumped the keystore term; refusing writes")
+	go r.events.warn(context.Background(), "KeystoreFenced", "keystore write under term %d refused: a newer leader holds the keystore", term)
+}
+
+// Promote is the leader's OnPromote hook: it loads the Secret (creating it
+// from this walletd's wallet-backup if there is none yet), brings this
+// walletd up to it exactly as a follower would, adopts any derivation
+// counters this walletd is ahead by, and writes the state under term (the
+// fencing bump) before returning; only then may writes open. It refuses a
+// Secret with a higher term, a rejected (tampered) Secret and a walletd with
+// another seed.
+func (r *Replicator) Promote(ctx context.Context, term int64) error {
+	start := r.cfg.Now()
+	r.preempt.Store(true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.preempt.Store(false)
+	r.role.Store(int32(rolePromoting))
+	r.setInSync(false, "promoting")
+	err := r.promoteLocked(ctx, term)
+	took := r.cfg.Now().Sub(start)
+	r.metrics.promoteDuration.Observe(took.Seconds())
+	if err != nil {
+		r.role.Store(int32(roleFollower))
+		r.local = nil
+		r.setInSync(false, "promotion failed")
+		r.signal()
+		r.log.Error().Str("event", "keystore_promotion_failed").Int64("term", term).Int64("tookMs", took.Milliseconds()).Err(err).Msg("keystore promotion failed")
+		return err
+	}
+	r.log.Info().Str("event", "keystore_promoted").Int64("term", term).Int64("generation", r.snap.Generation).Int64("tookMs", took.Milliseconds()).Msg("keystore caught up and fenced under the new term")
+	return nil
+}
+
+func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("promote: %w", err)
+		}
+		snap, err := r.cfg.Store.Load(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			snap, err = r.createFirst(ctx, term)
+			if errors.Is(err, store.ErrConflict) {
+				continue // another pod created it first: load theirs
+			}
+			if err != nil {
+				return err
+			}
+			r.becomeLeader(term, snap)
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, keystore.ErrRejected) {
+				r.reportRejected(ctx, "", err)
+			}
+			return fmt.Errorf("promote: %w", err)
+		}
+		if snap.Term > term {
+			return fmt.Errorf("promote to term %d, stored term %d: %w", term, snap.Term, ErrFenced)
+		}
+		d, err := r.deriver(snap.State.Seed)
+		if err != nil {
+			return fmt.Errorf("promote: %w", err)
+		}
+		if err := r.syncTo(ctx, d, snap, func() bool { return false }); err != nil {
+			return fmt.Errorf("promote: catch up: %w", err)
+		}
+		next := snap.State.Clone()
+		if ahead := r.local.next.Max(next.Next); ahead != next.Next {
+			// This walletd generated keys past the Secret (as a deposed
+			// leader whose commits failed): adopt its counters so they
+			// are never handed out by anyone, and its next generate
+			// matches the replicated counter.
+			r.log.Warn().Str("event", "keystore_counters_adopted").
+				Uint32("fct", ahead.FCT).Uint32("ec", ahead.EC).Uint32("id", ahead.ID).
+				Msg("this walletd's derivation counters are ahead of the keystore; committing them with the new term")
+			next.Next = ahead
+		}
+		bumped, err := r.cfg.Store.BumpTerm(ctx, snap, term, next)
+		if errors.Is(err, store.ErrConflict) {
+			// A late write of the old leader landed after the load:
+			// catch up with it too, then bump again.
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("promote: bump term: %w", err)
+		}
+		r.becomeLeader(term, bumped)
+		return nil
+	}
+}
+
+// createFirst creates the Secret from this walletd's keystore: the first
+// leader ever.
+func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapshot, error) {
+	b, err := r.cfg.Walletd.WalletBackup(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("promote: create keystore: %w", err)
+	}
+	d, err := r.deriver(b.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("promote: create keystore: walletd %w", err)
+	}
+	st, err := keystore.FromBackup(d, b, nil)
+	if err != nil {
+		return nil, fmt.Errorf("promote: create keystore: %w", err)
+	}
+	snap, err := r.cfg.Store.Create(ctx, term, st)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info().Str("event", "keystore_created").Int64("term", term).
+		Uint32("fct", st.Next.FCT).Uint32("ec", st.Next.EC).Uint32("id", st.Next.ID).Int("imported", len(st.Imported)).
+		Msg("created the keystore Secret from this walletd")
+	go r.events.normal(context.Background(), "KeystoreCreated", "keystore Secret %s created from this replica's walletd (term %d)", r.cfg.Store.Name(), term)
+	return snap, nil
+}
+
+func (r *Replicator) becomeLeader(term int64, snap *store.Snapshot) {
+	r.snap, r.stale, r.fenced = snap, false, false
+	// The leader's walletd changes through the proxy from now on: the
+	// follower's view of it is rebuilt after a demotion.
+	r.local = nil
+	r.leaderTerm.Store(term)
+	r.role.Store(int32(roleLeader))
+	r.applied.Store(snap.Generation)
+	r.seen.Store(snap.Generation)
+	r.metrics.appliedGeneration.Set(float64(snap.Generation))
+	r.setInSync(true, "leader")
+}
+
+// Demote ends leadership: Commit refuses from now on and the replica
+// follows the Secret again. It does not wait for an in-flight Commit (the
+// Secret's term fences that one).
+func (r *Replicator) Demote() {
+	r.leaderTerm.Store(0)
+	if role(r.role.Load()) == roleFollower {
+		return
+	}
+	r.role.Store(int32(roleFollower))
+	r.setInSync(false, "demoted; following the keystore again")
+	r.log.Info().Str("event", "keystore_demoted").Msg("keystore writes closed; following")
+	go func() {
+		r.mu.Lock()
+		if role(r.role.Load()) == roleFollower {
+			r.snap = nil
+		}
+		r.mu.Unlock()
+		r.signal()
+	}()
+}
+
+func (r *Replicator) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// syncTo brings this walletd to snap (rebuilding the local view when
+// needed). Caller holds mu.
+func (r *Replicator) syncTo(ctx context.Context, d *keystore.Deriver, snap *store.Snapshot, stop func() bool) error {
+	now := r.cfg.Now()
+	if r.local == nil || now.Sub(r.local.builtAt) > r.cfg.ResyncPeriod {
+		v, err := buildLocal(ctx, r.cfg.Walletd, d, snap.State, now)
+		if err != nil {
+			return err
+		}
+		r.local = v
+	}
+	if err := r.replay(ctx, d, r.local, snap.State, stop); err != nil {
+		// Whatever happened, walletd's contents are uncertain now.
+		r.local = nil
+		return err
+	}
+	return nil
+}
