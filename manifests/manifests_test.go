@@ -1,0 +1,250 @@
+package manifests_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+)
+
+var kube *testenv.Kube
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if testing.Short() {
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "manifests-kube-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	kube, err = testenv.StartKube(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start kube-apiserver:", err)
+		return 1
+	}
+	defer kube.Stop()
+	return m.Run()
+}
+
+func needKube(t *testing.T) {
+	t.Helper()
+	if kube == nil {
+		t.Skip("needs the real API server; runs without -short")
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// render runs a cached tool from bin/ and returns its stdout.
+func render(t *testing.T, tool string, args ...string) []byte {
+	t.Helper()
+	bin, err := testenv.Binary(tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = repoRoot(t)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := testenv.DecodeManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) == 0 {
+		t.Fatal("rendered no objects")
+	}
+	return objs
+}
+
+// dryRunApply server-side-applies every object with dryRun=All: the API
+// server runs defaulting, validation and admission, and stores nothing.
+// Namespaces are created for real first: a namespaced object cannot be
+// admitted into a namespace that does not exist.
+func dryRunApply(t *testing.T, defaultNamespace string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	needKube(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := kube.AdminConfig()
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespaces := map[string]bool{defaultNamespace: true}
+	for _, obj := range objs {
+		if obj.GetNamespace() != "" {
+			namespaces[obj.GetNamespace()] = true
+		}
+		if obj.GetKind() == "Namespace" {
+			namespaces[obj.GetName()] = true
+		}
+	}
+	for ns := range namespaces {
+		if err := kube.CreateNamespace(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	force := true
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Errorf("%s %s: %v", gvk.Kind, obj.GetName(), err)
+			continue
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(defaultNamespace)
+			}
+			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+		}
+		body, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
+			FieldManager: "factom-sidecar-manifest-test",
+			Force:        &force,
+			DryRun:       []string{metav1.DryRunAll},
+		})
+		if err != nil {
+			t.Errorf("the API server refused %s %s/%s: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+	}
+}
+
+func kinds(objs []*unstructured.Unstructured) map[string]int {
+	out := map[string]int{}
+	for _, o := range objs {
+		out[o.GetKind()]++
+	}
+	return out
+}
+
+func TestEveryOverlayIsAcceptedByTheAPIServer(t *testing.T) {
+	for _, dir := range []string{"manifests/base", "manifests/overlays/local", "manifests/overlays/mainnet"} {
+		t.Run(dir, func(t *testing.T) {
+			objs := decode(t, render(t, "kustomize", "build", dir))
+			k := kinds(objs)
+			for _, want := range []string{"StatefulSet", "Service", "ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget", "NetworkPolicy"} {
+				if k[want] == 0 {
+					t.Errorf("%s renders no %s", dir, want)
+				}
+			}
+			dryRunApply(t, "manifests-base", objs)
+		})
+	}
+}
+
+func TestHelmChartIsAcceptedByTheAPIServer(t *testing.T) {
+	objs := decode(t, render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar",
+		"--namespace", "manifests-helm", "--set", "keystoreKey.create=true", "--set", "keystoreKey.value="+strings.Repeat("ab", 32)))
+	dryRunApply(t, "manifests-helm", objs)
+}
+
+// comparable strips what legitimately differs between two renderings of the
+// same object: helm's source comments do not survive decoding, and the
+// namespace is set by whoever installs.
+func comparable(objs []*unstructured.Unstructured) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, o := range objs {
+		c := o.DeepCopy()
+		c.SetNamespace("")
+		out[c.GetKind()+"/"+c.GetName()] = c.Object
+	}
+	return out
+}
+
+func TestHelmChartRendersTheKustomizeBase(t *testing.T) {
+	base := comparable(decode(t, render(t, "kustomize", "build", "manifests/base")))
+	chart := comparable(decode(t, render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom")))
+	var keys []string
+	for k := range base {
+		keys = append(keys, k)
+	}
+	for k := range chart {
+		if _, ok := base[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b, inBase := base[k]
+		c, inChart := chart[k]
+		switch {
+		case !inBase:
+			t.Errorf("%s: rendered by the chart, not in the kustomize base", k)
+		case !inChart:
+			t.Errorf("%s: in the kustomize base, not rendered by the chart", k)
+		case !reflect.DeepEqual(b, c):
+			bj, _ := json.MarshalIndent(b, "", " ")
+			cj, _ := json.MarshalIndent(c, "", " ")
+			t.Errorf("%s differs\nbase:  %s\nchart: %s", k, bj, cj)
+		}
+	}
+}
+
+func TestChartShipsTheTestedRole(t *testing.T) {
+	// The integration tests apply manifests/base/rbac.yaml; the base and the
+	// chart must ship exactly that Role.
+	rbac, err := os.ReadFile(filepath.Join(repoRoot(t), "manifests/base/rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := comparable(decode(t, rbac))
+	chart := comparable(decode(t, render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom")))
+	for k, obj := range want {
+		if !reflect.DeepEqual(obj, chart[k]) {
+			t.Errorf("%s in the chart is not the one in manifests/base/rbac.yaml", k)
+		}
+	}
+}
