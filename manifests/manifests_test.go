@@ -72,6 +72,9 @@ func repoRoot(t *testing.T) string {
 // render runs a cached tool from bin/ and returns its stdout.
 func render(t *testing.T, tool string, args ...string) []byte {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("renders with bin/kustomize and bin/helm; runs without -short")
+	}
 	bin, err := testenv.Binary(tool)
 	if err != nil {
 		t.Fatal(err)

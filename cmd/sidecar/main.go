@@ -61,6 +61,7 @@ var modes = map[string]struct {
 }{
 	"factomd": {"run next to factomd: readiness, liveness and startup from block-height lag", func() mode { return &factomdMode{} }},
 	"walletd": {"run next to factom-walletd: leader election, write-gating proxy, keystore replication", func() mode { return &walletdMode{} }},
+	"walletd-init": {"init container: create walletd's wallet file from the replicated keystore (one-shot)", func() mode { return &walletdInitMode{} }},
 }
 
 func main() {
