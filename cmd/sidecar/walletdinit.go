@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+)
+
+// walletdInitMode is a one-shot init container: it creates walletd's
+// wallet file from the replicated keystore before walletd first starts, or
+// checks that an existing file holds the replicated seed. Run returns when
+// done; a non-nil error exits 1 (nothing is deleted or overwritten).
+type walletdInitMode struct {
+	kubeconfig     string
+	namespace      string
+	secretName     string
+	keyFile        string
+	walletPath     string
+	createKeystore bool
+	timeout        time.Duration
+
+	rt *runtime
+}
+
+func (m *walletdInitMode) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&m.kubeconfig, "kubeconfig", "", "kubeconfig file (empty: in-cluster config)")
+	fs.StringVar(&m.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the keystore Secret (default $POD_NAMESPACE)")
+	fs.StringVar(&m.secretName, "keystore-secret", "factom-wallet-keystore", "name of the Secret holding the replicated keystore")
+	fs.StringVar(&m.keyFile, "keystore-key-file", "", "file with the 32-byte keystore sealing key: raw bytes, 64 hex digits or base64 (from a separate Secret); required")
+	fs.StringVar(&m.walletPath, "wallet-path", "", "walletd's bolt wallet file (walletd -w); required")
+	fs.BoolVar(&m.createKeystore, "create-keystore", true, "when neither the wallet file nor the keystore exists, create the keystore with a new random seed so every replica shares it")
+	fs.DurationVar(&m.timeout, "timeout", 2*time.Minute, "give up after this long")
+}
+
+func (m *walletdInitMode) Validate() error {
+	var errs []error
+	if m.namespace == "" {
+		errs = append(errs, config.Errorf("namespace", "empty: set it or POD_NAMESPACE"))
+	}
+	if m.secretName == "" {
+		errs = append(errs, config.Errorf("keystore-secret", "empty"))
+	}
+	if m.keyFile == "" {
+		errs = append(errs, config.Errorf("keystore-key-file", "required"))
+	} else if _, err := keystore.LoadSealKey(m.keyFile); err != nil {
+		errs = append(errs, config.Errorf("keystore-key-file", "%v", err))
+	}
+	if m.walletPath == "" {
+		errs = append(errs, config.Errorf("wallet-path", "required"))
+	}
+	if m.timeout <= 0 {
+		errs = append(errs, config.Errorf("timeout", "%s: must be positive", m.timeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *walletdInitMode) Setup(rt *runtime) error {
+	m.rt = rt
+	return nil
+}
+
+func (m *walletdInitMode) Run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	log := m.rt.Log
+	key, err := keystore.LoadSealKey(m.keyFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := walletdInitKubeConfig(m.kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kube client: %w", err)
+	}
+	st := store.New(client, m.namespace, m.secretName, key, store.Options{})
+	res, err := walletsync.InitWallet(ctx, st, m.walletPath, m.createKeystore)
+	if err != nil {
+		log.Error().Str("event", "walletd_init_failed").Str("walletPath", m.walletPath).Err(err).Msg("walletd-init refused or failed; nothing was changed")
+		return err
+	}
+	log.Info().Str("event", "walletd_init_done").Str("outcome", string(res.Outcome)).Str("walletPath", m.walletPath).
+		Int64("generation", res.Generation).Int("keys", res.Keys).
+		Uint32("fct", res.Next.FCT).Uint32("ec", res.Next.EC).Uint32("id", res.Next.ID).
+		Msg("walletd wallet file ready")
+	return nil
+}
+
+func walletdInitKubeConfig(kubeconfig string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kube config: %w", err)
+	}
+	cfg.Timeout = 15 * time.Second
+	return cfg, nil
+}
+
+// Registered here rather than in main.go's literal so the mode lives in
+// one file; init runs after the modes map is initialised.
+func init() {
+	modes["walletd-init"] = struct {
+		summary string
+		new     func() mode
+	}{"init container: create walletd's wallet file from the replicated keystore (one-shot)", func() mode { return &walletdInitMode{} }}
+}
