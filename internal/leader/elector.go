@@ -1,0 +1,597 @@
+package leader
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// Hooks connect the work guarded by the lease (keystore replication) to
+// the election. Every OnPromote call is followed by exactly one OnDemote
+// call for the same term.
+type Hooks struct {
+	// OnPromote runs after this replica acquired the Lease and before
+	// writes open. term is the fencing token (the Lease's leaseTransitions
+	// at acquisition). ctx ends when the term ends. An error gives the
+	// Lease up (another replica may take it) and is reported as
+	// PromotionFailed.
+	OnPromote func(ctx context.Context, term int64) error
+	// OnDemote runs after writes have closed, when the term ends for any
+	// reason (lease lost, renewals failing, another holder seen, shutdown,
+	// failed promotion). It should return quickly.
+	OnDemote func(term int64)
+}
+
+// Options build an Elector.
+type Options struct {
+	Config   Config
+	Log      zerolog.Logger
+	Registry prometheus.Registerer
+	Hooks    Hooks
+	// RESTConfig overrides Config.RESTConfig() (tests, benchmarks).
+	RESTConfig *rest.Config
+	// Now replaces time.Now.
+	Now func() time.Time
+}
+
+// Elector runs the election for this replica.
+type Elector struct {
+	cfg   Config
+	log   zerolog.Logger
+	hooks Hooks
+	now   func() time.Time
+
+	election kubernetes.Interface // lease writes: own rate limit, short timeouts
+	gate     *Gate
+	obs      *observer
+	healthz  *leaderelection.HealthzAdaptor
+	m        *metrics
+	labels   *labeler
+	events   *eventSink
+
+	mu             sync.Mutex
+	cur            *termState // nil unless this replica holds a term
+	pending        acquisition
+	cancelRun      context.CancelFunc
+	lastRenewSent  time.Time
+	cooldownUntil  time.Time
+	shuttingDown   bool
+	lastLeaderTerm int64
+}
+
+// termState is one term of leadership of this replica.
+type termState struct {
+	term     int64
+	from     string
+	trigger  time.Time
+	reason   string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	writable bool
+	ended    bool
+}
+
+// acquisition is how this replica took the Lease.
+type acquisition struct {
+	term    int64
+	from    string
+	trigger time.Time // when the Lease became free: release seen, expiry, start
+	reason  string
+}
+
+// New builds an Elector; it does not contact the API server.
+func New(opts Options) (*Elector, error) {
+	cfg := opts.Config
+	base := opts.RESTConfig
+	if base == nil {
+		var err error
+		if base, err = cfg.RESTConfig(); err != nil {
+			return nil, err
+		}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	e := &Elector{cfg: cfg, log: opts.Log, hooks: opts.Hooks, now: now, m: newMetrics(opts.Registry)}
+	reqTimeout := min(cfg.RenewDeadline/2, 5*time.Second)
+
+	// A separate client for the election, as client-go recommends: work
+	// traffic that is throttled must not cost the lease.
+	election, err := e.client(base, "election", reqTimeout, 5, 10)
+	if err != nil {
+		return nil, err
+	}
+	// Watches are long requests: no client timeout (they end on their
+	// own, TimeoutSeconds).
+	watcher, err := e.client(base, "watch", 0, 5, 10)
+	if err != nil {
+		return nil, err
+	}
+	work, err := e.client(base, "work", reqTimeout, 5, 10)
+	if err != nil {
+		return nil, err
+	}
+	e.election = election
+	e.gate = NewGate(now, e.onGateExpired)
+	e.obs = newObserver(watcher.CoordinationV1().Leases(cfg.Namespace), cfg.LeaseName, now, cfg.RetryPeriod, reqTimeout, opts.Log)
+	e.obs.onChange = e.onLeaseChange
+	e.healthz = leaderelection.NewLeaderHealthzAdaptor(cfg.LeaseDuration)
+	e.labels = &labeler{cs: work, ns: cfg.Namespace, pod: cfg.PodName, retry: cfg.RetryPeriod, timeout: reqTimeout, log: opts.Log, kick: make(chan struct{}, 1)}
+	e.events = newEventSink(work, cfg.Namespace, cfg.PodName, reqTimeout, opts.Log)
+	return e, nil
+}
+
+func (e *Elector) client(base *rest.Config, name string, timeout time.Duration, qps float32, burst int) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(base)
+	c.Timeout = timeout
+	c.QPS, c.Burst = qps, burst
+	c.UserAgent = fmt.Sprintf("factom-sidecar/%s (%s)", e.cfg.PodName, name)
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &countingTransport{next: rt, client: name, m: e.m}
+	})
+	cs, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s client: %w", name, err)
+	}
+	return cs, nil
+}
+
+// Gate is the write gate the proxy and the keystore replication consult.
+func (e *Elector) Gate() *Gate { return e.gate }
+
+// Run takes part in the election until ctx ends. On the way out it closes
+// writes, waits for writes in flight (up to the renew deadline), releases
+// the Lease if held, labels the pod follower and flushes Events.
+func (e *Elector) Run(ctx context.Context) error {
+	bg, stop := context.WithCancel(context.Background())
+	defer stop()
+	go e.obs.run(bg)
+	go e.labels.run(bg)
+	go e.events.run(bg)
+	e.labels.set(RoleFollower)
+	e.log.Info().Str("event", "election_started").Str("lease", e.cfg.LeaseName).Str("identity", e.cfg.PodName).
+		Dur("leaseDuration", e.cfg.LeaseDuration).Dur("renewDeadline", e.cfg.RenewDeadline).Dur("retryPeriod", e.cfg.RetryPeriod).
+		Msg("taking part in the walletd leader election")
+
+	start := e.now()
+	for {
+		acq, ok := e.campaign(ctx, start)
+		if !ok {
+			break
+		}
+		e.lead(ctx, acq)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	flushCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+	defer cancel()
+	e.labels.flush(flushCtx)
+	e.events.flush(flushCtx)
+	return nil
+}
+
+// campaign waits, as a follower, until the Lease is free (released, expired
+// by the local clock, missing, or held by this identity's previous process)
+// and takes it. It returns false when ctx ends.
+func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, bool) {
+	var backoff time.Time
+	var lastErr string
+	for {
+		if ctx.Err() != nil {
+			return acquisition{}, false
+		}
+		v := e.obs.snapshot()
+		now := e.now()
+		e.mu.Lock()
+		cooldown := e.cooldownUntil
+		e.mu.Unlock()
+		wait := time.Duration(-1)
+		try := false
+		var trigger time.Time
+		var reason string
+		switch {
+		case now.Before(backoff):
+			wait = backoff.Sub(now)
+		case now.Before(cooldown):
+			wait = cooldown.Sub(now)
+		case !v.known:
+		case !v.exists:
+			try, trigger, reason = true, start, "no lease yet"
+		case v.holder() == "":
+			try, trigger, reason = true, v.observedAt, "lease released"
+		case v.holder() == e.cfg.PodName:
+			try, trigger, reason = true, v.observedAt, "lease held by this pod's previous term"
+		default:
+			expiry := v.observedAt.Add(v.duration())
+			if now.Before(expiry) {
+				wait = expiry.Sub(now)
+			} else {
+				try, trigger, reason = true, expiry, "lease expired"
+			}
+		}
+		if try {
+			acq, err := e.tryAcquire(ctx, v)
+			if err == nil {
+				acq.trigger, acq.reason = trigger, reason
+				if trigger.Before(start) {
+					acq.trigger = start
+				}
+				return acq, true
+			}
+			if ctx.Err() != nil {
+				return acquisition{}, false
+			}
+			// Lost the race (conflict) or the API server failed: wait for
+			// the watch to show the new state, or retry after a period.
+			backoff = e.now().Add(e.cfg.RetryPeriod)
+			wait = e.cfg.RetryPeriod
+			if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) && err.Error() != lastErr {
+				e.log.Warn().Str("event", "acquire_failed").Err(err).Msg("could not take the lease")
+			}
+			lastErr = err.Error()
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if wait >= 0 {
+			t = time.NewTimer(wait)
+			timer = t.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-e.obs.wake:
+			backoff = time.Time{}
+		case <-timer:
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// tryAcquire writes this replica into the Lease as a new term, with the
+// resourceVersion it last saw as precondition, so exactly one candidate
+// wins a race.
+func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, error) {
+	leases := e.election.CoordinationV1().Leases(e.cfg.Namespace)
+	me := e.cfg.PodName
+	secs := int32(e.cfg.LeaseDuration / time.Second)
+	sent := e.now()
+	ts := metav1.NewMicroTime(sent)
+	if !v.exists {
+		var zero int32
+		lease := &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.Namespace},
+			Spec: coordinationv1.LeaseSpec{
+				HolderIdentity: &me, LeaseDurationSeconds: &secs, AcquireTime: &ts, RenewTime: &ts, LeaseTransitions: &zero,
+			},
+		}
+		created, err := leases.Create(ctx, lease, metav1.CreateOptions{})
+		if err != nil {
+			return acquisition{}, fmt.Errorf("create lease: %w", err)
+		}
+		e.noteRenew(sent)
+		e.obs.observe(created)
+		return acquisition{term: 0}, nil
+	}
+	from := v.holder()
+	lease := v.lease.DeepCopy()
+	term := int32(v.transitions() + 1)
+	lease.Spec.HolderIdentity = &me
+	lease.Spec.LeaseDurationSeconds = &secs
+	lease.Spec.AcquireTime = &ts
+	lease.Spec.RenewTime = &ts
+	lease.Spec.LeaseTransitions = &term
+	lease.Spec.PreferredHolder = nil
+	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
+		return acquisition{}, fmt.Errorf("update lease: %w", err)
+	}
+	e.noteRenew(sent)
+	e.obs.observe(updated)
+	return acquisition{term: int64(term), from: from}, nil
+}
+
+func (e *Elector) noteRenew(sent time.Time) {
+	e.mu.Lock()
+	if sent.After(e.lastRenewSent) {
+		e.lastRenewSent = sent
+	}
+	e.mu.Unlock()
+}
+
+// lead hands the acquired Lease to client-go's elector, which renews it
+// (and releases it on cancel), until the term ends or ctx ends.
+func (e *Elector) lead(ctx context.Context, acq acquisition) {
+	lock := &trackingLock{
+		Interface: &rl.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: e.cfg.Namespace, Name: e.cfg.LeaseName},
+			Client:     e.election.CoordinationV1(),
+			LockConfig: rl.ResourceLockConfig{Identity: e.cfg.PodName},
+		},
+		identity: e.cfg.PodName,
+		now:      e.now,
+		onRenew:  e.onRenew,
+	}
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	started := make(chan struct{})
+	var startOnce sync.Once
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   e.cfg.LeaseDuration,
+		RenewDeadline:   e.cfg.RenewDeadline,
+		RetryPeriod:     e.cfg.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            e.cfg.LeaseName,
+		WatchDog:        e.healthz,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(leadCtx context.Context) {
+				startOnce.Do(func() { close(started) })
+				e.onStarted(leadCtx, lock)
+			},
+			OnStoppedLeading: e.onStopped,
+		},
+	})
+	if err != nil {
+		// Config.Validate enforces client-go's rules; this is a bug.
+		e.log.Error().Str("event", "election_failed").Err(err).Msg("cannot build the elector")
+		return
+	}
+	e.mu.Lock()
+	e.pending = acq
+	e.cancelRun = cancelRun
+	e.mu.Unlock()
+	e.healthz.SetLeaderElection(le)
+	// A finished elector must not fail liveness with its stale record.
+	defer e.healthz.SetLeaderElection(nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		le.Run(runCtx)
+	}()
+
+	// client-go acquires at once a Lease this replica already holds; if it
+	// does not (another replica took it meanwhile), go back to following.
+	startTimer := time.NewTimer(e.cfg.RenewDeadline)
+	defer startTimer.Stop()
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case <-done:
+			return
+		case <-started:
+			started = nil
+			startTimer.Stop()
+		case <-startTimer.C:
+			e.log.Warn().Str("event", "acquire_handoff_failed").Msg("could not start renewing the acquired lease; following again")
+			cancelRun()
+		case <-ctxDone:
+			ctxDone = nil
+			e.shutdown(cancelRun, done, lock)
+		}
+	}
+}
+
+// shutdown steps down in the order that keeps writes safe: close the gate,
+// let writes in flight finish, and only then release the Lease.
+func (e *Elector) shutdown(cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
+	e.mu.Lock()
+	e.shuttingDown = true
+	st := e.cur
+	e.mu.Unlock()
+	if st != nil {
+		e.endTerm(st, "shutting down", false)
+		waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+		if err := e.gate.WaitIdle(waitCtx); err != nil {
+			e.log.Warn().Str("event", "writes_unfinished").Err(err).Msg("releasing the lease with writes still in flight")
+		}
+		cancel()
+	}
+	cancelRun()
+	<-done
+	if st != nil && lock.wasReleased() {
+		e.log.Info().Str("event", "lease_released").Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
+		e.events.emit(corev1.EventTypeNormal, "LeaseReleased", "released the walletd leader lease at the end of term %d", st.term)
+	}
+}
+
+func (e *Elector) onRenew(sent time.Time, rec rl.LeaderElectionRecord) {
+	e.noteRenew(sent)
+	e.mu.Lock()
+	st := e.cur
+	e.mu.Unlock()
+	if st != nil && int64(rec.LeaderTransitions) != st.term {
+		e.endTerm(st, fmt.Sprintf("lease term changed to %d", rec.LeaderTransitions), true)
+		return
+	}
+	e.gate.Extend(sent.Add(e.cfg.RenewDeadline))
+}
+
+// onStarted runs (in its own goroutine) once client-go holds the Lease:
+// promotion, then writes open, then label and Event.
+func (e *Elector) onStarted(leadCtx context.Context, lock *trackingLock) {
+	term := int64(lock.record().LeaderTransitions)
+	tctx, cancel := context.WithCancel(leadCtx)
+	e.mu.Lock()
+	acq := e.pending
+	if e.shuttingDown || e.cur != nil {
+		e.mu.Unlock()
+		cancel()
+		return
+	}
+	st := &termState{term: term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancel}
+	e.cur = st
+	e.lastLeaderTerm = term
+	e.mu.Unlock()
+	e.m.term.Set(float64(term))
+	e.log.Info().Str("event", "leader_elected").Int64("term", term).Str("from", acq.from).Str("to", e.cfg.PodName).
+		Str("reason", acq.reason).Int64("tookMs", e.now().Sub(acq.trigger).Milliseconds()).Msg("acquired the lease; promoting")
+
+	if e.hooks.OnPromote != nil {
+		if err := e.hooks.OnPromote(tctx, term); err != nil {
+			e.log.Error().Str("event", "promotion_failed").Int64("term", term).Str("from", acq.from).Str("to", e.cfg.PodName).Err(err).Msg("promotion failed; giving up the lease")
+			e.events.emit(corev1.EventTypeWarning, "PromotionFailed", "promotion for term %d failed, lease given up: %v", term, err)
+			// Let another replica try first.
+			e.mu.Lock()
+			e.cooldownUntil = e.now().Add(e.cfg.LeaseDuration)
+			e.mu.Unlock()
+			e.endTerm(st, "promotion failed", true)
+			return
+		}
+	}
+
+	e.mu.Lock()
+	if e.cur != st || st.ended || tctx.Err() != nil {
+		e.mu.Unlock()
+		return
+	}
+	validUntil := e.lastRenewSent.Add(e.cfg.RenewDeadline)
+	if !e.now().Before(validUntil) {
+		e.mu.Unlock()
+		e.endTerm(st, "no successful renewal within the renew deadline during promotion", true)
+		return
+	}
+	e.gate.Open(term, validUntil)
+	e.gate.SetHolder(e.cfg.PodName)
+	st.writable = true
+	e.mu.Unlock()
+
+	took := e.now().Sub(acq.trigger)
+	e.m.isLeader.Set(1)
+	e.m.timeToWritable.Observe(took.Seconds())
+	e.log.Info().Str("event", "failover_complete").Int64("term", term).Str("from", acq.from).Str("to", e.cfg.PodName).
+		Str("reason", acq.reason).Int64("tookMs", took.Milliseconds()).Msg("writable leader")
+	e.labels.set(RoleLeader)
+	e.events.emit(corev1.EventTypeNormal, "LeaderElected", "became the writable walletd leader with term %d (previous holder %q, %s; writable %dms later)",
+		term, acq.from, acq.reason, took.Milliseconds())
+}
+
+func (e *Elector) onStopped() {
+	e.mu.Lock()
+	st := e.cur
+	e.mu.Unlock()
+	if st != nil {
+		e.endTerm(st, "lease lost", false)
+	}
+}
+
+func (e *Elector) onGateExpired(term int64) {
+	e.mu.Lock()
+	st := e.cur
+	e.mu.Unlock()
+	if st != nil && st.term == term {
+		e.endTerm(st, "no successful renewal within the renew deadline", true)
+	}
+}
+
+// onLeaseChange follows the holder for logs, metrics and errors, and ends
+// this replica's term the moment the watch shows another holder.
+func (e *Elector) onLeaseChange(old, cur leaseView) {
+	if cur.holder() != old.holder() || !old.known {
+		e.gate.SetHolder(cur.holder())
+		if old.known {
+			e.m.transitions.Inc()
+		}
+		e.m.term.Set(float64(cur.transitions()))
+		e.log.Info().Str("event", "leader_observed").Int64("term", cur.transitions()).Str("from", old.holder()).Str("to", cur.holder()).Msg("lease holder changed")
+	}
+	e.mu.Lock()
+	st := e.cur
+	e.mu.Unlock()
+	if st != nil && cur.exists && cur.holder() != e.cfg.PodName && cur.holder() != "" {
+		e.endTerm(st, fmt.Sprintf("lease taken by %s", cur.holder()), true)
+	}
+}
+
+// endTerm ends a term once: writes close first, then promotion is
+// cancelled, hooks run, and label and Event follow. stopRenewing also
+// stops client-go's elector (which then releases the Lease if still held).
+func (e *Elector) endTerm(st *termState, reason string, stopRenewing bool) {
+	e.mu.Lock()
+	if st.ended {
+		e.mu.Unlock()
+		return
+	}
+	st.ended = true
+	wasWritable := e.gate.Close()
+	if e.cur == st {
+		e.cur = nil
+	}
+	cancelRun := e.cancelRun
+	e.mu.Unlock()
+
+	st.cancel()
+	e.m.isLeader.Set(0)
+	if e.hooks.OnDemote != nil {
+		e.hooks.OnDemote(st.term)
+	}
+	to := e.obs.snapshot().holder()
+	if to == e.cfg.PodName {
+		to = ""
+	}
+	e.log.Warn().Str("event", "leader_lost").Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).
+		Str("reason", reason).Bool("wasWritable", wasWritable).Msg("writes closed; no longer the leader")
+	e.labels.set(RoleFollower)
+	e.events.emit(corev1.EventTypeNormal, "LeaderLost", "term %d ended: %s", st.term, reason)
+	if stopRenewing && cancelRun != nil {
+		cancelRun()
+	}
+}
+
+// Status is this replica's view of the election.
+type Status struct {
+	Identity string `json:"identity"`
+	Lease    string `json:"lease"`
+	// Role is "leader" while this replica holds a term (promoting or
+	// writable), "follower" otherwise.
+	Role     string `json:"role"`
+	Writable bool   `json:"writable"`
+	// Term is this replica's term while it leads, else the Lease's current
+	// leaseTransitions.
+	Term           int64  `json:"term"`
+	Holder         string `json:"holder"`
+	InFlightWrites int    `json:"inFlightWrites"`
+}
+
+// Status returns the current state.
+func (e *Elector) Status() Status {
+	v := e.obs.snapshot()
+	s := Status{Identity: e.cfg.PodName, Lease: e.cfg.Namespace + "/" + e.cfg.LeaseName, Role: RoleFollower, Holder: v.holder(), Term: v.transitions()}
+	e.mu.Lock()
+	if e.cur != nil {
+		s.Role = RoleLeader
+		s.Term = e.cur.term
+	}
+	e.mu.Unlock()
+	term, ok := e.gate.Writable()
+	if ok {
+		s.Writable, s.Term = true, term
+	}
+	s.InFlightWrites = e.gate.InFlight()
+	return s
+}
+
+// LiveCheck reports whether client-go's renew loop is stuck: a leader that
+// has not renewed for a lease duration beyond its lease (the healthz
+// adaptor's rule). Followers are always live here.
+func (e *Elector) LiveCheck() error {
+	if err := e.healthz.Check(nil); err != nil {
+		return fmt.Errorf("election: %w", err)
+	}
+	return nil
+}

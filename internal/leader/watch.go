@@ -1,0 +1,178 @@
+package leader
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+)
+
+// leaseView is what this replica knows about the Lease.
+type leaseView struct {
+	known  bool // at least one answer from the API server
+	exists bool
+	lease  *coordinationv1.Lease
+	// observedAt is the local time the Lease's spec was last seen to
+	// change. Like client-go, expiry is judged from it with the local
+	// clock, never from the holder's timestamps, so clock skew between
+	// nodes does not matter.
+	observedAt time.Time
+}
+
+func (v leaseView) holder() string {
+	if v.lease == nil || v.lease.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *v.lease.Spec.HolderIdentity
+}
+
+func (v leaseView) transitions() int64 {
+	if v.lease == nil || v.lease.Spec.LeaseTransitions == nil {
+		return 0
+	}
+	return int64(*v.lease.Spec.LeaseTransitions)
+}
+
+func (v leaseView) duration() time.Duration {
+	if v.lease == nil || v.lease.Spec.LeaseDurationSeconds == nil {
+		return 0
+	}
+	return time.Duration(*v.lease.Spec.LeaseDurationSeconds) * time.Second
+}
+
+// observer follows the one Lease with a get and a field-selected watch, so
+// candidates learn of a release or of the last renewal the moment it
+// happens, without polling.
+type observer struct {
+	leases  coordv1client.LeaseInterface
+	name    string
+	now     func() time.Time
+	retry   time.Duration
+	timeout time.Duration
+	log     zerolog.Logger
+	// onChange is called (outside the lock) when the spec changes.
+	onChange func(old, cur leaseView)
+
+	mu   sync.Mutex
+	view leaseView
+	wake chan struct{}
+}
+
+func newObserver(leases coordv1client.LeaseInterface, name string, now func() time.Time, retry, timeout time.Duration, log zerolog.Logger) *observer {
+	return &observer{leases: leases, name: name, now: now, retry: retry, timeout: timeout, log: log, wake: make(chan struct{}, 1)}
+}
+
+func (o *observer) snapshot() leaseView {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.view
+}
+
+// observe records an answer about the Lease (nil: it does not exist).
+func (o *observer) observe(lease *coordinationv1.Lease) {
+	now := o.now()
+	o.mu.Lock()
+	old := o.view
+	cur := leaseView{known: true, exists: lease != nil, lease: lease, observedAt: old.observedAt}
+	changed := !old.known || old.exists != cur.exists
+	if !changed && lease != nil && old.lease != nil {
+		changed = !apiequality.Semantic.DeepEqual(old.lease.Spec, lease.Spec)
+	}
+	if changed {
+		cur.observedAt = now
+	}
+	if !changed && lease != nil && old.lease != nil && lease.ResourceVersion == old.lease.ResourceVersion {
+		o.mu.Unlock()
+		return
+	}
+	o.view = cur
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	if changed && o.onChange != nil {
+		o.onChange(old, cur)
+	}
+}
+
+func (o *observer) run(ctx context.Context) {
+	var lastErr string
+	for ctx.Err() == nil {
+		err := o.once(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && err.Error() != lastErr {
+			o.log.Warn().Str("event", "lease_watch_failed").Err(err).Msg("watching the lease failed; retrying")
+		}
+		if err != nil {
+			lastErr = err.Error()
+		} else {
+			lastErr = ""
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(o.retry):
+		}
+	}
+}
+
+// once reads the Lease and watches it from that version until the watch
+// ends.
+func (o *observer) once(ctx context.Context) error {
+	getCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	lease, err := o.leases.Get(getCtx, o.name, metav1.GetOptions{})
+	cancel()
+	rv := ""
+	switch {
+	case apierrors.IsNotFound(err):
+		o.observe(nil)
+	case err != nil:
+		return err
+	default:
+		o.observe(lease)
+		rv = lease.ResourceVersion
+	}
+	// Watches end after a few minutes so a silently dead connection is
+	// replaced; jitter keeps replicas from reconnecting together.
+	timeout := int64(240 + o.now().UnixNano()%120)
+	w, err := o.leases.Watch(ctx, metav1.ListOptions{
+		FieldSelector:   fields.OneTermEqualSelector("metadata.name", o.name).String(),
+		ResourceVersion: rv,
+		TimeoutSeconds:  &timeout,
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return nil
+			}
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				if l, ok := ev.Object.(*coordinationv1.Lease); ok {
+					o.observe(l)
+				}
+			case watch.Deleted:
+				o.observe(nil)
+			case watch.Error:
+				return apierrors.FromObject(ev.Object)
+			}
+		}
+	}
+}
