@@ -1,0 +1,90 @@
+package testenv
+
+import (
+	"bufio"
+	"net"
+	"testing"
+	"time"
+)
+
+func echoServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := c.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func roundTrip(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		return err
+	}
+	_, err = bufio.NewReader(c).ReadString('\n')
+	return err
+}
+
+func TestTCPProxyCutsAndRestores(t *testing.T) {
+	p, err := StartTCPProxy(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := roundTrip(p.Addr()); err != nil {
+		t.Fatalf("before the cut: %v", err)
+	}
+
+	// An open connection dies with the cut.
+	open, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if _, err := open.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(open).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut()
+	_ = open.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := open.Read(make([]byte, 1)); err == nil {
+		t.Fatal("an open connection survived the cut")
+	}
+	if err := roundTrip(p.Addr()); err == nil {
+		t.Fatal("a new connection went through while cut")
+	}
+
+	p.Restore()
+	if err := roundTrip(p.Addr()); err != nil {
+		t.Fatalf("after restore: %v", err)
+	}
+}
