@@ -14,6 +14,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/FactomProject/factom"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 )
 
 // KeySize is the sealing key's size: AES-256.
@@ -197,20 +201,22 @@ func Open(key *SealKey, h Header, blob []byte) (*State, error) {
 	return p.State, nil
 }
 
-// Validate checks what authentication cannot: a well-formed seed and keys
-// whose public halves match their secrets. Errors contain no secret.
+// Validate checks what authentication cannot, cheaply (it runs on every
+// version a follower opens): a mnemonic with a valid checksum, secrets and
+// public keys of the kinds they claim (base58 checksums), no duplicates.
+// That an imported public key belongs to its secret was checked by the
+// leader when it applied the import (KeyFromSecret), and walletd derives
+// the public key from the secret itself on import anyway. Errors contain
+// no secret.
 func (s *State) Validate() error {
-	if _, err := NewDeriver(s.Seed); err != nil {
-		return err
+	if _, err := factom.ParseMnemonic(s.Seed.Reveal()); err != nil {
+		return fmt.Errorf("seed: not a valid 12-word mnemonic")
 	}
 	seen := map[string]bool{}
 	for i, k := range s.Imported {
-		kind, parsed, err := KeyFromSecret(k.Secret)
-		if err != nil {
-			return fmt.Errorf("imported key %d: %w", i, err)
-		}
-		if kind != k.Kind || parsed.Public != k.Public {
-			return fmt.Errorf("imported key %d: public key or kind does not match its secret", i)
+		kind, ok := KindOfPublic(k.Public)
+		if !ok || kind != k.Kind || secretKind(k.Secret) != k.Kind {
+			return fmt.Errorf("imported key %d: public key, secret and kind do not agree", i)
 		}
 		if seen[k.Public] {
 			return fmt.Errorf("imported key %d: duplicate %s", i, k.Public)
@@ -224,4 +230,18 @@ func (s *State) Validate() error {
 		}
 	}
 	return nil
+}
+
+func secretKind(s walletd.Secret) Kind {
+	str := s.Reveal()
+	switch factom.AddressStringType(str) {
+	case factom.FactoidSec:
+		return FCT
+	case factom.ECSec:
+		return EC
+	}
+	if factom.IdentityKeyStringType(str) == factom.IDSec {
+		return ID
+	}
+	return ""
 }

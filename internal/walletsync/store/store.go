@@ -19,6 +19,9 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 )
 
+// DefaultSecretName is the keystore Secret's default name (--keystore-secret).
+const DefaultSecretName = "factom-wallet-keystore"
+
 // Secret layout.
 const (
 	// DataKey holds the sealed keystore.
