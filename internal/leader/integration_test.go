@@ -1,0 +1,556 @@
+package leader_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/leader"
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+)
+
+// Short timings keep the tests quick; the benchmark measures the defaults.
+const (
+	testLease = 4 * time.Second
+	testRenew = 3 * time.Second
+	testRetry = 500 * time.Millisecond
+	leaseName = leader.DefaultLeaseName
+	ns        = testenv.KubeTestNamespace
+)
+
+var env struct {
+	kube       *testenv.Kube
+	admin      kubernetes.Interface
+	dir        string
+	sidecarBin string
+	walletdBin string
+	kubeconfig string
+	root       string
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "leader integration setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "leader-it-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	env.dir = dir
+	if env.root, err = testenv.RepoRoot(); err != nil {
+		return 0, err
+	}
+	if env.walletdBin, err = testenv.Binary("test-walletd"); err != nil {
+		return 0, err
+	}
+	env.sidecarBin = filepath.Join(dir, "sidecar")
+	build := exec.Command("go", "build", "-o", env.sidecarBin, "./cmd/sidecar")
+	build.Dir = env.root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build sidecar: %w: %s", err, out)
+	}
+	kube, err := testenv.StartKube(filepath.Join(dir, "kube"))
+	if err != nil {
+		return 0, err
+	}
+	defer kube.Stop()
+	env.kube = kube
+	if env.admin, err = kube.Clientset(); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kube.CreateNamespace(ctx, ns); err != nil {
+		return 0, err
+	}
+	// The sidecar's only rights are the shipped Role.
+	if err := kube.ApplyManifest(ctx, filepath.Join(env.root, "manifests", "base", "rbac.yaml"), ns); err != nil {
+		return 0, err
+	}
+	for _, name := range []string{"factom-wallet-0", "factom-wallet-1", "factom-wallet-2", "other-app"} {
+		if _, err := kube.CreatePod(ctx, ns, name, map[string]string{"app.kubernetes.io/name": "factom-wallet"}); err != nil {
+			return 0, err
+		}
+	}
+	env.kubeconfig = filepath.Join(dir, "sidecar.kubeconfig")
+	if err := kube.WriteKubeconfig(env.kubeconfig, testenv.Sidecar); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+// replica is one walletd pod played by local processes: test-walletd and
+// the sidecar next to it.
+type replica struct {
+	t          *testing.T
+	name       string
+	listen     string
+	walletd    *testenv.Process
+	walletdURL string
+	sidecar    *testenv.Process
+	starts     int
+}
+
+func newReplica(t *testing.T, name string) *replica {
+	t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{t: t, name: name}
+	walletdAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	r.walletd, err = testenv.Start(name+"-walletd", env.walletdBin,
+		[]string{"-addr", walletdAddr, "-wallet", filepath.Join(t.TempDir(), "wallet.db")}, nil,
+		filepath.Join(t.TempDir(), "walletd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.walletd.Stop(5 * time.Second) })
+	r.walletdURL = "http://" + walletdAddr
+	r.start(r.walletdURL)
+	return r
+}
+
+func (r *replica) start(walletdURL string) {
+	r.t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.listen = fmt.Sprintf("127.0.0.1:%d", port)
+	r.starts++
+	logPath := filepath.Join(env.dir, fmt.Sprintf("%s-%s-%d.log", strings.ReplaceAll(r.t.Name(), "/", "_"), r.name, r.starts))
+	p, err := testenv.Start(r.name, env.sidecarBin, []string{"walletd",
+		"--listen", r.listen,
+		"--walletd-url", walletdURL,
+		"--proxy-listen", "127.0.0.1:0",
+		"--kubeconfig", env.kubeconfig,
+		"--namespace", ns,
+		"--pod-name", r.name,
+		"--lease-duration", testLease.String(),
+		"--renew-deadline", testRenew.String(),
+		"--retry-period", testRetry.String(),
+	}, nil, logPath)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.sidecar = p
+	r.t.Cleanup(func() {
+		p.Stop(15 * time.Second)
+		if r.t.Failed() {
+			r.t.Logf("--- %s sidecar log (start %d):\n%s", r.name, r.starts, tailLines(p.Logs(), 40))
+		}
+	})
+}
+
+func (r *replica) restart() {
+	r.t.Helper()
+	r.start(r.walletdURL)
+}
+
+// leaderAnswer is GET /leader.
+type leaderAnswer struct {
+	code   int
+	Leader bool   `json:"leader"`
+	Term   int64  `json:"term"`
+	Holder string `json:"holder"`
+	Role   string `json:"role"`
+}
+
+var httpClient = &http.Client{Timeout: 2 * time.Second}
+
+func (r *replica) leader() (leaderAnswer, error) {
+	var a leaderAnswer
+	resp, err := httpClient.Get("http://" + r.listen + "/leader")
+	if err != nil {
+		return a, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &a); err != nil {
+		return a, fmt.Errorf("/leader body %q: %w", body, err)
+	}
+	a.code = resp.StatusCode
+	return a, nil
+}
+
+func (r *replica) status() (leader.Status, error) {
+	var s struct {
+		Election leader.Status `json:"election"`
+	}
+	resp, err := httpClient.Get("http://" + r.listen + "/status")
+	if err != nil {
+		return s.Election, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	return s.Election, err
+}
+
+func (r *replica) probe(path string) int {
+	resp, err := httpClient.Get("http://" + r.listen + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// cluster is three replicas sharing the Lease.
+type cluster struct {
+	t        *testing.T
+	replicas []*replica
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	resetLease(t)
+	c := &cluster{t: t}
+	for i := range 3 {
+		c.replicas = append(c.replicas, newReplica(t, fmt.Sprintf("factom-wallet-%d", i)))
+	}
+	return c
+}
+
+// resetLease deletes the Lease a previous test left behind.
+func resetLease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := env.admin.CoordinationV1().Leases(ns).Delete(ctx, leaseName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+}
+
+// writableLeader waits until exactly one running replica answers 200 on
+// /leader with a term above minTerm, and checks that no two replicas ever
+// answer 200 together while it waits.
+func (c *cluster) writableLeader(minTerm int64, timeout time.Duration) (*replica, int64) {
+	c.t.Helper()
+	var found *replica
+	var term int64
+	err := testenv.Eventually(timeout, 50*time.Millisecond, func() (bool, error) {
+		var writable []*replica
+		var terms []int64
+		for _, r := range c.replicas {
+			if r.sidecar.Exited() {
+				continue
+			}
+			a, err := r.leader()
+			if err != nil {
+				continue
+			}
+			if a.code == http.StatusOK {
+				writable = append(writable, r)
+				terms = append(terms, a.Term)
+			}
+		}
+		if len(writable) > 1 {
+			c.t.Fatalf("two writable leaders at once: %s (term %d) and %s (term %d)", writable[0].name, terms[0], writable[1].name, terms[1])
+		}
+		if len(writable) == 1 && terms[0] > minTerm {
+			found, term = writable[0], terms[0]
+			return true, nil
+		}
+		return false, fmt.Errorf("writable replicas: %d", len(writable))
+	})
+	if err != nil {
+		c.t.Fatalf("no writable leader with term > %d: %v", minTerm, err)
+	}
+	return found, term
+}
+
+func getLease(t *testing.T) *coordinationv1.Lease {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := env.admin.CoordinationV1().Leases(ns).Get(ctx, leaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func podRole(t *testing.T, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := env.admin.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Labels[leader.RoleLabel]
+}
+
+// expectRoles waits until the leader's pod is labelled leader and every
+// other running replica's pod follower.
+func (c *cluster) expectRoles(lead *replica) {
+	c.t.Helper()
+	err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
+		for _, r := range c.replicas {
+			want := leader.RoleFollower
+			if r == lead {
+				want = leader.RoleLeader
+			}
+			if got := podRole(c.t, r.name); got != want {
+				return false, fmt.Errorf("pod %s labelled %q, want %q", r.name, got, want)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// expectEvent waits for an Event on pod with reason whose message has sub.
+func expectEvent(t *testing.T, pod, reason, sub string) {
+	t.Helper()
+	err := testenv.Eventually(30*time.Second, 200*time.Millisecond, func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		evs, err := env.admin.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod + ",reason=" + reason})
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range evs.Items {
+			if strings.Contains(ev.Message, sub) {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%d %s events on %s, none with %q", len(evs.Items), reason, pod, sub)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectLog waits for a JSON log line of r with event and term.
+func expectLog(t *testing.T, p *testenv.Process, event string, term int64) {
+	t.Helper()
+	err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
+		for _, line := range strings.Split(p.Logs(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil {
+				continue
+			}
+			if m["event"] == event && m["term"] == float64(term) {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("no %s log line with term %d", event, term)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestElectionAndFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real API server and sidecars")
+	}
+	c := newCluster(t)
+
+	lead, term := c.writableLeader(-1, time.Minute)
+	t.Run("exactly one writable leader, labelled, with term in Events and logs", func(t *testing.T) {
+		c.expectRoles(lead)
+		if l := getLease(t); *l.Spec.HolderIdentity != lead.name || int64(*l.Spec.LeaseTransitions) != term {
+			t.Fatalf("lease holder %q transitions %d, want %s and %d", *l.Spec.HolderIdentity, *l.Spec.LeaseTransitions, lead.name, term)
+		}
+		expectEvent(t, lead.name, "LeaderElected", fmt.Sprintf("term %d", term))
+		expectLog(t, lead.sidecar, "failover_complete", term)
+		expectLog(t, lead.sidecar, "leader_elected", term)
+		for _, r := range c.replicas {
+			if r == lead {
+				continue
+			}
+			s, err := r.status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Writable || s.Role != leader.RoleFollower || s.Holder != lead.name {
+				t.Fatalf("%s status %+v, want a follower that sees %s", r.name, s, lead.name)
+			}
+			if code := r.probe("/readyz"); code != http.StatusOK {
+				t.Fatalf("%s /readyz = %d with a running walletd", r.name, code)
+			}
+			if code := r.probe("/livez"); code != http.StatusOK {
+				t.Fatalf("%s /livez = %d", r.name, code)
+			}
+			if code := r.probe("/startupz"); code != http.StatusOK {
+				t.Fatalf("%s /startupz = %d", r.name, code)
+			}
+		}
+	})
+
+	t.Run("SIGKILL of the leader: another replica becomes writable", func(t *testing.T) {
+		old := lead
+		if err := old.sidecar.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-old.sidecar.Done()
+		lead, term = c.writableLeader(term, time.Minute)
+		if lead == old {
+			t.Fatal("killed replica still leads")
+		}
+		expectEvent(t, lead.name, "LeaderElected", fmt.Sprintf("previous holder %q", old.name))
+		// The pod's container restarts, as the kubelet would do.
+		old.restart()
+		c.expectRoles(lead)
+	})
+
+	t.Run("SIGTERM of the leader releases the lease; another takes it before it would have expired", func(t *testing.T) {
+		old := lead
+		before := getLease(t)
+		lastRenew := before.Spec.RenewTime.Time
+		expiry := lastRenew.Add(time.Duration(*before.Spec.LeaseDurationSeconds) * time.Second)
+		if err := old.sidecar.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		lead, term = c.writableLeader(term, time.Minute)
+		if lead == old {
+			t.Fatal("terminated replica still leads")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := old.sidecar.Wait(ctx); err != nil || old.sidecar.ExitCode() != 0 {
+			t.Fatalf("terminated sidecar: %v, exit code %d", err, old.sidecar.ExitCode())
+		}
+		after := getLease(t)
+		if *after.Spec.HolderIdentity != lead.name {
+			t.Fatalf("lease holder %q, want %s", *after.Spec.HolderIdentity, lead.name)
+		}
+		// The old holder's renewals renew the Lease up to its release, so
+		// the newest renewal before SIGTERM bounds its expiry from below.
+		if !after.Spec.AcquireTime.Time.Before(expiry) {
+			t.Fatalf("new holder acquired at %s, not before the old lease's expiry %s", after.Spec.AcquireTime.Time, expiry)
+		}
+		expectLog(t, old.sidecar, "lease_released", term-1)
+		expectEvent(t, old.name, "LeaseReleased", fmt.Sprintf("term %d", term-1))
+		old.restart()
+		c.expectRoles(lead)
+	})
+
+	t.Run("SIGSTOP past the lease: a new leader with a higher term; after SIGCONT the old one is not writable", func(t *testing.T) {
+		old, oldTerm := lead, term
+		if err := old.sidecar.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		stopped := true
+		defer func() {
+			if stopped {
+				_ = old.sidecar.Signal(syscall.SIGCONT)
+			}
+		}()
+		lead, term = c.writableLeader(oldTerm, time.Minute)
+		if lead == old || term <= oldTerm {
+			t.Fatalf("leader %s term %d after pausing %s (term %d)", lead.name, term, old.name, oldTerm)
+		}
+		if err := old.sidecar.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		stopped = false
+		// The very first answer after waking must already refuse writes:
+		// its gate checks the renewal window itself.
+		var first leaderAnswer
+		if err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+			a, err := old.leader()
+			first = a
+			return err == nil, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if first.code != http.StatusServiceUnavailable {
+			t.Fatalf("woken old leader answered /leader %d (%+v)", first.code, first)
+		}
+		if err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
+			s, err := old.status()
+			if err != nil {
+				return false, err
+			}
+			if s.Writable || s.Role != leader.RoleFollower || s.Holder != lead.name {
+				return false, fmt.Errorf("status %+v", s)
+			}
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		expectLog(t, old.sidecar, "leader_lost", oldTerm)
+		expectEvent(t, old.name, "LeaderLost", fmt.Sprintf("term %d", oldTerm))
+		c.expectRoles(lead)
+	})
+
+	t.Run("API server stopped: the leader stops being writable; restarted: one writable leader again", func(t *testing.T) {
+		old := lead
+		stopped := time.Now()
+		env.kube.StopAPIServer()
+		restarted := false
+		defer func() {
+			if !restarted {
+				if err := env.kube.StartAPIServer(); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+		var closedAfter time.Duration
+		if err := testenv.Eventually(testRenew+30*time.Second, 50*time.Millisecond, func() (bool, error) {
+			a, err := old.leader()
+			if err != nil {
+				return false, err
+			}
+			if a.code == http.StatusOK {
+				return false, fmt.Errorf("still writable")
+			}
+			closedAfter = time.Since(stopped)
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("writes closed %s after the API server was stopped (renew deadline %s)", closedAfter, testRenew)
+		for _, r := range c.replicas {
+			if a, err := r.leader(); err == nil && a.code == http.StatusOK {
+				t.Fatalf("%s writable while the API server is down", r.name)
+			}
+		}
+		if err := env.kube.StartAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		restarted = true
+		lead, term = c.writableLeader(term, 2*time.Minute)
+		c.expectRoles(lead)
+	})
+}
