@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -148,8 +149,12 @@ func newSealKey(t testing.TB) *keystore.SealKey {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testKeyBytes[k] = raw
 	return k
 }
+
+// testKeyBytes keeps each test key's bytes for writing key files.
+var testKeyBytes = map[*keystore.SealKey][]byte{}
 
 func newStore(t testing.TB, key *keystore.SealKey) *store.Store {
 	return store.New(userClient(t), testenv.KubeTestNamespace, testSecret, key, store.Options{})
@@ -251,4 +256,9 @@ func eventsFor(t testing.TB, pod, reason string) []string {
 
 func walletPath(t testing.TB, name string) string {
 	return filepath.Join(t.TempDir(), name+".db")
+}
+
+func hexKey(t testing.TB, k *keystore.SealKey) string {
+	t.Helper()
+	return hex.EncodeToString(testKeyBytes[k])
 }
