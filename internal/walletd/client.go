@@ -106,14 +106,16 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 
 var errRPC = errors.New("rpc error")
 
-// sanitize bounds walletd's message; walletd's own messages are fixed
-// strings ("Internal error", "Invalid params"), anything longer is cut.
+// sanitize keeps walletd's message only when it is one of the fixed
+// messages walletd sends (wsapi/errors.go); anything else might echo a
+// parameter and is withheld.
 func sanitize(msg string) string {
-	const max = 64
-	if len(msg) > max {
-		return msg[:max] + "..."
+	switch msg {
+	case "Parse error", "Invalid Request", "Method not found", "Invalid params", "Internal error",
+		"Wallet is locked", "Incorrect passphrase":
+		return msg
 	}
-	return msg
+	return "(message withheld: it may echo parameters)"
 }
 
 // Properties calls properties.
