@@ -476,3 +476,12 @@ func (r *Replicator) syncTo(ctx context.Context, d *keystore.Deriver, snap *stor
 	}
 	return nil
 }
+
+// OnDemote fits the leader election's OnDemote(term) hook: it demotes when
+// term is the term this replica leads (or no term: a failed promotion), and
+// ignores a stale term.
+func (r *Replicator) OnDemote(term int64) {
+	if t := r.leaderTerm.Load(); t == term || t == 0 {
+		r.Demote()
+	}
+}
