@@ -1,0 +1,516 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+)
+
+func TestReadiness(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup scripts the local node and the references; nil refs entries
+		// stand for references that refuse connections.
+		local      func(f *fakeFactomd)
+		refs       []func(f *fakeFactomd)
+		localDown  bool
+		refsDown   int
+		wantOK     bool
+		wantReason string
+		wantField  map[string]any
+	}{
+		{name: "caught up with the references", refs: heightsAt(100, 100), wantOK: true, wantReason: ReasonOK,
+			wantField: map[string]any{"localHeight": 100.0, "networkHeight": 100.0, "lag": 0.0, "maxLag": 2.0}},
+		{name: "exactly max-lag behind is still ready", local: at(98), refs: heightsAt(100), wantOK: true, wantReason: ReasonOK},
+		{name: "lagging more than max-lag", local: at(97), refs: heightsAt(100, 100), wantReason: ReasonLagging,
+			wantField: map[string]any{"lag": 3.0}},
+		{name: "factomd returns an error object with HTTP 200", local: behave(behaveRPCError), refs: heightsAt(100), wantReason: KindRPCError},
+		{name: "factomd answers HTTP 500", local: behave(behaveHTTP500), refs: heightsAt(100), wantReason: KindHTTPError},
+		{name: "factomd answers malformed JSON", local: behave(behaveMalformed), refs: heightsAt(100), wantReason: KindMalformed},
+		{name: "heights lacks directoryblockheight", local: behave(behaveMissingField), refs: heightsAt(100), wantReason: KindMalformed},
+		{name: "current-minute lacks its times", local: behave(behaveMinuteBroken), refs: heightsAt(100), wantReason: KindMalformed},
+		{name: "negative height", local: behave(behaveNegative), refs: heightsAt(100), wantReason: KindInvalidHeight},
+		{name: "absurd height", local: behave(behaveAbsurd), refs: heightsAt(100), wantReason: KindInvalidHeight},
+		{name: "factomd refuses connections", localDown: true, refs: heightsAt(100), wantReason: KindUnreachable},
+		{name: "not following minutes", local: func(f *fakeFactomd) { f.notFollow = true }, refs: heightsAt(100), wantReason: ReasonNotFollowingMinutes},
+		{name: "current block older than max-block-age", local: func(f *fakeFactomd) { f.blockStart = f.blockStart.Add(-31 * time.Second) },
+			refs: heightsAt(100), wantReason: ReasonBlockTooOld},
+		{name: "leaderheight far above is not a network reference", local: func(f *fakeFactomd) { f.leader = 5000 },
+			refs: heightsAt(100), wantOK: true, wantReason: ReasonOK},
+		{name: "one reference far above the others does not make it unready", refs: heightsAt(100, 101, 90000),
+			wantOK: true, wantReason: ReasonOK, wantField: map[string]any{"networkHeight": 101.0}},
+		{name: "one reference far above the only other does not make it unready", refs: heightsAt(100, 90000),
+			wantOK: true, wantReason: ReasonOK},
+		{name: "a single reference far above a syncing node means lagging", local: at(10), refs: heightsAt(5000), wantReason: ReasonLagging},
+		{name: "two references agreeing far above a syncing node mean lagging", local: at(10), refs: heightsAt(5000, 5001), wantReason: ReasonLagging},
+		{name: "every reference down falls back to local checks", refsDown: 2, wantOK: true, wantReason: ReasonNoReference,
+			wantField: map[string]any{"noReference": true, "referencesAnswering": 0.0}},
+		{name: "every reference down and the block too old", refsDown: 2,
+			local: func(f *fakeFactomd) { f.blockStart = f.blockStart.Add(-time.Hour) }, wantReason: ReasonBlockTooOld},
+		{name: "no references configured", wantOK: true, wantReason: ReasonNoReference},
+		{name: "far ahead of a reference at the chain tip", local: at(5000), refs: heightsAt(100), wantReason: ReasonAheadOfNetwork},
+		{name: "far ahead of syncing references is fine", local: at(5000),
+			refs: []func(f *fakeFactomd){syncing(100), syncing(120)}, wantOK: true, wantReason: ReasonOK},
+		{name: "a reference answering garbage is ignored", refs: []func(f *fakeFactomd){at(100), behave(behaveMalformed)},
+			wantOK: true, wantReason: ReasonOK, wantField: map[string]any{"referencesAnswering": 1.0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			local := newFake(t, clock, 100)
+			if tc.local != nil {
+				local.set(tc.local)
+			}
+			localURL := local.URL()
+			if tc.localDown {
+				localURL = closedURL(t)
+			}
+			var refURLs []string
+			for _, setup := range tc.refs {
+				f := newFake(t, clock, 100)
+				f.set(setup)
+				refURLs = append(refURLs, f.URL())
+			}
+			for range tc.refsDown {
+				refURLs = append(refURLs, closedURL(t))
+			}
+			h := newHarness(t, clock, testConfig(localURL, refURLs...), Options{})
+			h.poll(t)
+
+			got := h.m.Ready()
+			if got.OK != tc.wantOK || got.Reason != tc.wantReason {
+				t.Fatalf("Ready() = ok %v reason %q, want ok %v reason %q (fields %v)", got.OK, got.Reason, tc.wantOK, tc.wantReason, got.Fields)
+			}
+			body := probeBody(t, h.m)
+			for k, want := range tc.wantField {
+				if body[k] != want {
+					t.Errorf("body[%q] = %v, want %v (body %v)", k, body[k], want, body)
+				}
+			}
+			lines := h.logs.events("readiness_changed")
+			if len(lines) != 1 || lines[0]["reason"] != tc.wantReason || lines[0]["ready"] != tc.wantOK {
+				t.Errorf("readiness_changed lines = %v, want one with reason %q", lines, tc.wantReason)
+			}
+		})
+	}
+}
+
+func at(h int64) func(f *fakeFactomd) { return func(f *fakeFactomd) { f.height = h } }
+
+func heightsAt(hs ...int64) []func(f *fakeFactomd) {
+	var out []func(f *fakeFactomd)
+	for _, h := range hs {
+		out = append(out, at(h))
+	}
+	return out
+}
+
+func behave(b string) func(f *fakeFactomd) { return func(f *fakeFactomd) { f.behave = b } }
+
+// syncing is a reference that loads blocks: its current block started
+// long ago by its own clock, so it is not at the chain tip.
+func syncing(h int64) func(f *fakeFactomd) {
+	return func(f *fakeFactomd) { f.height, f.blockStart = h, f.blockStart.Add(-2*time.Hour) }
+}
+
+// probeBody is the JSON body /readyz would serve, decoded.
+func probeBody(t *testing.T, m *Monitor) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(m.Status().Ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(data, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func TestHungFactomdAnswersFromCacheAndTurnsStale(t *testing.T) {
+	clock := newFakeClock()
+	local := newFake(t, clock, 100)
+	ref := newFake(t, clock, 100)
+	cfg := testConfig(local.URL(), ref.URL())
+	// A timeout far beyond the test: the poll below stays in flight until
+	// the test cancels it, so every probe answered meanwhile is from cache.
+	cfg.PollInterval = time.Hour
+	cfg.PollTimeout = 59 * time.Minute
+	cfg.StaleAfter = 2 * time.Hour
+	cfg.UnresponsiveWindow = 3 * time.Hour
+	cfg.StallWindow = 3 * time.Hour
+	h := newHarness(t, clock, cfg, Options{})
+	h.poll(t)
+	if r := h.m.Ready(); !r.OK {
+		t.Fatalf("ready before the hang: %+v", r)
+	}
+
+	local.set(behave(behaveHang))
+	ctx, cancel := context.WithCancel(t.Context())
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		h.m.PollOnce(ctx)
+	}()
+	<-local.hangStarted // the poll is now stuck inside factomd
+
+	for range 100 {
+		if r := h.m.Ready(); !r.OK {
+			t.Fatalf("ready while the hang is younger than stale-after: %+v", r)
+		}
+		_ = h.m.Live()
+		_ = h.m.Started()
+	}
+	clock.Advance(cfg.StaleAfter + time.Millisecond)
+	r := h.m.Ready()
+	if r.OK || r.Reason != ReasonStale {
+		t.Fatalf("Ready() after stale-after = %+v, want stale", r)
+	}
+	if s := h.m.Started(); s.OK || s.Reason != ReasonStale {
+		t.Fatalf("Started() after stale-after = %+v, want stale", s)
+	}
+	select {
+	case <-pollDone:
+		t.Fatal("the poll ended before the test released it: probes were not proven to answer during a hang")
+	default:
+	}
+	cancel()
+	<-pollDone
+
+	lines := h.logs.events("readiness_changed")
+	if len(lines) != 2 || lines[1]["reason"] != ReasonStale || lines[1]["ready"] != false || lines[1]["from"] != ReasonOK {
+		t.Fatalf("readiness_changed lines = %v, want ok then stale", lines)
+	}
+	if lines[1]["localHeight"] != 100.0 || lines[1]["maxLag"] != 2.0 {
+		t.Errorf("stale line lacks heights: %v", lines[1])
+	}
+}
+
+func TestTimeoutsTurnStaleOnlyAfterStaleAfter(t *testing.T) {
+	clock := newFakeClock()
+	local := newFake(t, clock, 100)
+	ref := newFake(t, clock, 100)
+	cfg := testConfig(local.URL(), ref.URL())
+	cfg.PollTimeout = 50 * time.Millisecond
+	h := newHarness(t, clock, cfg, Options{})
+	h.poll(t)
+
+	local.set(behave(behaveHang))
+	for i := 1; i <= 5; i++ {
+		clock.Advance(time.Second)
+		h.poll(t)
+		if r := h.m.Ready(); !r.OK {
+			t.Fatalf("poll %d of a hung factomd (%s after the last answer): not ready too early: %+v", i, time.Duration(i)*time.Second, r)
+		}
+	}
+	clock.Advance(time.Second)
+	h.poll(t)
+	r := h.m.Ready()
+	if r.OK || r.Reason != ReasonStale || r.Fields["lastError"] != KindTimeout {
+		t.Fatalf("Ready() 6s after the last answer = %+v, want stale with lastError timeout", r)
+	}
+	if l := h.m.Live(); !l.OK {
+		t.Fatalf("live within the unresponsive window: %+v", l)
+	}
+	clock.Advance(cfg.UnresponsiveWindow)
+	h.poll(t)
+	if l := h.m.Live(); l.OK || l.Reason != ReasonUnresponsive {
+		t.Fatalf("Live() past the unresponsive window = %+v, want unresponsive", l)
+	}
+	if got := h.logs.events("liveness_changed"); len(got) != 2 || got[1]["reason"] != ReasonUnresponsive {
+		t.Fatalf("liveness_changed lines = %v", got)
+	}
+
+	local.set(behave(behaveNormal))
+	local.setHeight(101)
+	ref.setHeight(101)
+	clock.Advance(time.Second)
+	h.poll(t)
+	if r, l := h.m.Ready(), h.m.Live(); !r.OK || !l.OK {
+		t.Fatalf("after factomd answers again: ready %+v live %+v", r, l)
+	}
+}
+
+// step is one poll in a liveness scenario.
+type step struct {
+	advance time.Duration
+	local   func(f *fakeFactomd)
+	ref     func(f *fakeFactomd)
+}
+
+func TestLiveness(t *testing.T) {
+	every := func(n int, d time.Duration, local func(i int) func(*fakeFactomd), ref func(i int) func(*fakeFactomd)) []step {
+		var out []step
+		for i := 1; i <= n; i++ {
+			s := step{advance: d}
+			if local != nil {
+				s.local = local(i)
+			}
+			if ref != nil {
+				s.ref = ref(i)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	height := func(base int64) func(i int) func(*fakeFactomd) {
+		return func(i int) func(*fakeFactomd) {
+			return func(f *fakeFactomd) { f.height, f.blockStart = base+int64(i), f.clock.Now() }
+		}
+	}
+	tests := []struct {
+		name       string
+		localStart int64
+		refStart   int64
+		steps      []step
+		wantOK     bool
+		wantReason string
+	}{
+		{name: "caught up and following", localStart: 100, refStart: 100,
+			steps: every(20, 10*time.Second, height(100), height(100)), wantOK: true, wantReason: ReasonOK},
+		{name: "behind and not advancing while the network moves", localStart: 50, refStart: 100,
+			steps: every(7, 10*time.Second, nil, height(100)), wantReason: ReasonStalled},
+		{name: "behind and not advancing, shorter than the stall window", localStart: 50, refStart: 100,
+			steps: every(5, 10*time.Second, nil, height(100)), wantOK: true, wantReason: ReasonOK},
+		{name: "syncing and advancing is alive", localStart: 10, refStart: 1000,
+			steps: every(30, 10*time.Second, height(10), height(1000)), wantOK: true, wantReason: ReasonOK},
+		{name: "references frozen too: a halted network restarts nobody", localStart: 95, refStart: 100,
+			steps: every(30, 10*time.Second, nil, nil), wantOK: true, wantReason: ReasonOK},
+		{name: "stalldetected for the stall window", localStart: 100, refStart: 100,
+			steps: every(7, 10*time.Second, func(int) func(*fakeFactomd) { return func(f *fakeFactomd) { f.stall = true } }, height(100)),
+			wantReason: ReasonStalled},
+		{name: "stalldetected while the height advances is alive", localStart: 100, refStart: 100,
+			steps: every(10, 10*time.Second, func(i int) func(*fakeFactomd) {
+				return func(f *fakeFactomd) { f.stall, f.height = true, 100+int64(i) }
+			}, height(100)), wantOK: true, wantReason: ReasonOK},
+		{name: "stalldetected on a halted network is alive", localStart: 100, refStart: 100,
+			steps: every(20, 10*time.Second, func(int) func(*fakeFactomd) { return func(f *fakeFactomd) { f.stall = true } }, nil),
+			wantOK: true, wantReason: ReasonOK},
+		{name: "unresponsive past the window", localStart: 100, refStart: 100,
+			steps: append([]step{{local: behave(behaveHang)}}, every(4, 10*time.Second, nil, height(100))...), wantReason: ReasonUnresponsive},
+		{name: "answering only error objects past the window", localStart: 100, refStart: 100,
+			steps: append([]step{{local: behave(behaveRPCError)}}, every(4, 10*time.Second, nil, height(100))...), wantReason: ReasonUnresponsive},
+		{name: "unresponsive shorter than the window", localStart: 100, refStart: 100,
+			steps: append([]step{{local: behave(behaveHang)}}, every(2, 10*time.Second, nil, height(100))...), wantOK: true, wantReason: ReasonOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			local := newFake(t, clock, tc.localStart)
+			ref := newFake(t, clock, tc.refStart)
+			cfg := testConfig(local.URL(), ref.URL())
+			cfg.PollTimeout = 20 * time.Millisecond
+			// Block age and staleness are readiness matters; keep them out of the way.
+			cfg.MaxBlockAge = 24 * time.Hour
+			h := newHarness(t, clock, cfg, Options{})
+			h.poll(t)
+			if l := h.m.Live(); !l.OK {
+				t.Fatalf("not live after the first poll: %+v", l)
+			}
+			for _, s := range tc.steps {
+				clock.Advance(s.advance)
+				if s.local != nil {
+					local.set(s.local)
+				}
+				if s.ref != nil {
+					ref.set(s.ref)
+				}
+				h.poll(t)
+			}
+			got := h.m.Live()
+			if got.OK != tc.wantOK || got.Reason != tc.wantReason {
+				t.Fatalf("Live() = ok %v reason %q, want ok %v reason %q (fields %v)", got.OK, got.Reason, tc.wantOK, tc.wantReason, got.Fields)
+			}
+			if !tc.wantOK {
+				lines := h.logs.events("liveness_changed")
+				last := lines[len(lines)-1]
+				if last["live"] != false || last["reason"] != tc.wantReason {
+					t.Fatalf("last liveness_changed line = %v", last)
+				}
+			}
+		})
+	}
+}
+
+func TestLogsOnlyVerdictChanges(t *testing.T) {
+	clock := newFakeClock()
+	local := newFake(t, clock, 100)
+	ref := newFake(t, clock, 100)
+	h := newHarness(t, clock, testConfig(local.URL(), ref.URL()), Options{})
+	for range 10 {
+		clock.Advance(time.Second)
+		h.poll(t)
+	}
+	ref.setHeight(110)
+	for range 10 {
+		clock.Advance(time.Second)
+		h.poll(t)
+	}
+	ready := h.logs.events("readiness_changed")
+	if len(ready) != 2 || ready[0]["reason"] != ReasonOK || ready[1]["reason"] != ReasonLagging {
+		t.Fatalf("readiness_changed lines = %v, want ok then lagging", ready)
+	}
+	if ready[1]["lag"] != 10.0 || ready[1]["level"] != "warn" {
+		t.Errorf("lagging line = %v, want lag 10 at warn level", ready[1])
+	}
+	if got := h.logs.events("liveness_changed"); len(got) != 1 {
+		t.Errorf("liveness_changed lines = %v, want one", got)
+	}
+	if got := h.logs.events("startup_complete"); len(got) != 1 {
+		t.Errorf("startup_complete lines = %v, want one", got)
+	}
+	if n := strings.Count(h.logs.String(), "\n"); n != 4 {
+		t.Errorf("%d log lines over 20 polls, want 4:\n%s", n, h.logs.String())
+	}
+}
+
+func TestStartup(t *testing.T) {
+	clock := newFakeClock()
+	local := newFake(t, clock, 3)
+	local.set(behave(behaveHang))
+	cfg := testConfig(local.URL())
+	cfg.PollTimeout = 20 * time.Millisecond
+	h := newHarness(t, clock, cfg, Options{})
+	if s := h.m.Started(); s.OK || s.Reason != ReasonStarting {
+		t.Fatalf("Started() before any poll = %+v", s)
+	}
+	h.poll(t)
+	if s := h.m.Started(); s.OK || s.Reason != KindTimeout {
+		t.Fatalf("Started() while factomd hangs = %+v, want timeout", s)
+	}
+	// Loading a database takes long: liveness stays quiet until the
+	// unresponsive window, which the startupProbe's budget should exceed.
+	if l := h.m.Live(); !l.OK || l.Reason != ReasonStarting {
+		t.Fatalf("Live() while starting = %+v", l)
+	}
+	local.set(behave(behaveNormal))
+	clock.Advance(time.Second)
+	h.poll(t)
+	if s := h.m.Started(); !s.OK {
+		t.Fatalf("Started() once factomd answers = %+v", s)
+	}
+	if got := h.logs.events("startup_complete"); len(got) != 1 {
+		t.Fatalf("startup_complete lines = %v", got)
+	}
+}
+
+type fakeResolver struct{ addrs []string }
+
+func (r fakeResolver) LookupHost(ctx context.Context, host string) ([]string, error) {
+	return r.addrs, nil
+}
+
+func TestPeerServiceSkipsSelf(t *testing.T) {
+	clock := newFakeClock()
+	local := newFake(t, clock, 90)
+	peer := newFake(t, clock, 100)
+	_, port, _ := strings.Cut(strings.TrimPrefix(peer.URL(), "http://"), ":")
+	cfg := testConfig(local.URL())
+	cfg.PeerService = "factomd.factom.svc.cluster.local"
+	cfg.PodIP = "10.1.2.3"
+	cfg.PeerPort = mustAtoi(t, port)
+	h := newHarness(t, clock, cfg, Options{Resolver: fakeResolver{addrs: []string{"10.1.2.3", "127.0.0.1"}}})
+	h.poll(t) // resolves the peers
+	clock.Advance(time.Second)
+	h.poll(t) // polls them
+	st := h.m.Status()
+	if len(st.References) != 1 || st.References[0].URL != "http://127.0.0.1:"+port+"/v2" {
+		t.Fatalf("references = %+v, want only the peer that is not this pod", st.References)
+	}
+	if r := h.m.Ready(); r.OK || r.Reason != ReasonLagging {
+		t.Fatalf("Ready() = %+v, want lagging behind the peer", r)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			t.Fatalf("not a port: %q", s)
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestMetrics(t *testing.T) {
+	clock := newFakeClock()
+	local := newFake(t, clock, 95)
+	ref := newFake(t, clock, 100)
+	down := closedURL(t)
+	reg := prometheus.NewRegistry()
+	m, err := New(testConfig(local.URL(), ref.URL(), down), zerolog.Nop(), reg, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.PollOnce(t.Context())
+	for name, want := range map[string]float64{
+		"factom_sidecar_local_height_blocks":   95,
+		"factom_sidecar_network_height_blocks": 100,
+		"factom_sidecar_lag_blocks":            5,
+		"factom_sidecar_ready":                 0,
+		"factom_sidecar_live":                  1,
+		"factom_sidecar_started":               1,
+		"factom_sidecar_references_answering":  1,
+	} {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				found = true
+				if got := mf.GetMetric()[0].GetGauge().GetValue(); got != want {
+					t.Errorf("%s = %v, want %v", name, got, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s not exported", name)
+		}
+	}
+	if got := testutil.ToFloat64(m.metrics.pollErrors.WithLabelValues("reference", KindUnreachable)); got != 1 {
+		t.Errorf("poll_errors_total{reference,unreachable} = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(m.metrics.pollDuration); n != 2 {
+		t.Errorf("poll_duration_seconds series = %d, want local and reference", n)
+	}
+}
+
+func TestRunPollsUntilCancelled(t *testing.T) {
+	local := newFake(t, newFakeClock(), 100)
+	cfg := testConfig(local.URL())
+	cfg.MaxBlockAge = 24 * 365 * time.Hour // the fake's block time is from its own clock
+	cfg.PollInterval = 20 * time.Millisecond
+	cfg.PollTimeout = 10 * time.Millisecond
+	cfg.StaleAfter = time.Minute
+	m, err := New(cfg, zerolog.Nop(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	if err := testenv.Eventually(10*time.Second, 5*time.Millisecond, func() (bool, error) {
+		return m.Status().Polls >= 3, nil
+	}); err != nil {
+		t.Fatalf("polls: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v, want nil on cancel", err)
+	}
+	if r := m.Ready(); !r.OK || r.Reason != ReasonNoReference {
+		t.Fatalf("Ready() = %+v", r)
+	}
+}
