@@ -48,6 +48,7 @@ const (
 	behaveNegative     = "negative"      // negative directoryblockheight
 	behaveAbsurd       = "absurd"        // directoryblockheight beyond MaxHeight
 	behaveMinuteBroken = "minuteMissing" // current-minute without its times
+	behaveDrop         = "drop"          // closes the connection without an answer
 )
 
 // fakeFactomd is a scripted factomd JSON-RPC server. Its times come from the
@@ -115,6 +116,12 @@ func (f *fakeFactomd) serve(w http.ResponseWriter, r *http.Request) {
 	case behaveHang:
 		f.hangStarted <- struct{}{}
 		<-r.Context().Done()
+		return
+	case behaveDrop:
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
 		return
 	case behaveHTTP500:
 		http.Error(w, "internal error", http.StatusInternalServerError)
