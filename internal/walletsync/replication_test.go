@@ -52,6 +52,7 @@ func TestReplication(t *testing.T) {
 	ctx := context.Background()
 	key := newSealKey(t)
 	seen := &secrets{}
+	top := t // replicas that follow beyond one subtest live as long as the test
 	acked := map[string]bool{} // public keys whose commit succeeded
 	var all []*replica
 	defer func() {
@@ -347,7 +348,7 @@ func TestReplication(t *testing.T) {
 			t.Fatalf("promotion with an older term: %v", err)
 		}
 		leader.r.Demote()
-		leader.follow(t)
+		leader.follow(top)
 
 		for _, m := range []string{walletd.MethodGenerateECAddress, walletd.MethodGenerateFactoidAddress, walletd.MethodGenerateIdentityKey} {
 			res, err := write(t, next, 2, m, nil)
@@ -388,4 +389,101 @@ func TestReplication(t *testing.T) {
 			t.Logf("unacknowledged key of the deposed leader not reissued (fine)")
 		}
 	})
+
+	t.Run("a walletd ahead of the keystore has its counters adopted at promotion", func(t *testing.T) {
+		cur := followers[0] // leader of term 2
+		// A generate whose commit never happened (the client got an error).
+		k, err := cur.w.client.GenerateFactoidAddress(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen.addKeys(k)
+		cur.r.OnDemote(2)
+		cur.follow(top)
+		if err := cur.r.Promote(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(cur.logs.String(), `"event":"keystore_counters_adopted"`) {
+			t.Fatal("no keystore_counters_adopted line")
+		}
+		res, err := write(t, cur, 3, walletd.MethodGenerateFactoidAddress, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := generated(t, res)
+		seen.addKeys(n)
+		if acked[n.Public] || n.Public == k.Public {
+			t.Fatal("an issued key was handed out again")
+		}
+		if strings.Contains(cur.logs.String(), `"event":"keystore_counter_skipped"`) {
+			t.Fatal("the adopted counter did not match walletd's")
+		}
+		// Every replica ends up holding the adopted key too.
+		gen := cur.r.AppliedGeneration()
+		reps := []*replica{leader, followers[1]}
+		err = testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+			for _, f := range reps {
+				if f.r.AppliedGeneration() != gen || !f.r.InSync() {
+					return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range reps {
+			if _, keys := keySet(t, f.w); !strings.Contains(strings.Join(keys, "\n"), k.Public) {
+				t.Errorf("%s lacks the adopted key", f.name)
+			}
+		}
+	})
+
+	t.Run("followers recover when the API server restarts", func(t *testing.T) {
+		cur := followers[0] // leader of term 3
+		if err := kube.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		var res json.RawMessage
+		err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
+			r, err := write(t, cur, 3, walletd.MethodGenerateECAddress, nil)
+			if r != nil {
+				seen.addKeys(generated(t, r))
+			}
+			if err != nil {
+				return false, err
+			}
+			res = r
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked[generated(t, res).Public] = true
+		gen := cur.r.AppliedGeneration()
+		reps := []*replica{leader, followers[1]}
+		err = testenv.Eventually(60*time.Second, 20*time.Millisecond, func() (bool, error) {
+			for _, f := range reps {
+				if f.r.AppliedGeneration() != gen || !f.r.InSync() {
+					return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The lag histogram saw every applied generation.
+		mfs, _ := followers[1].reg.Gather()
+		var count uint64
+		for _, mf := range mfs {
+			if mf.GetName() == "factom_sidecar_replication_lag_seconds" {
+				count = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			}
+		}
+		if count < 5 {
+			t.Errorf("replication lag observed %d times", count)
+		}
+	})
+
 }

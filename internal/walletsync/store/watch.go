@@ -27,7 +27,7 @@ func (s *Store) Watch(ctx context.Context, resync time.Duration, onSecret func(*
 	}
 	backoff := newBackoff(200*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
-		rv, err := s.watchOnce(ctx, resync, onSecret)
+		err := s.watchOnce(ctx, resync, onSecret)
 		if ctx.Err() != nil {
 			return
 		}
@@ -38,19 +38,18 @@ func (s *Store) Watch(ctx context.Context, resync time.Duration, onSecret func(*
 			}
 			continue
 		}
-		_ = rv
 		backoff.reset()
 	}
 }
 
-func (s *Store) watchOnce(ctx context.Context, resync time.Duration, onSecret func(*corev1.Secret)) (string, error) {
+func (s *Store) watchOnce(ctx context.Context, resync time.Duration, onSecret func(*corev1.Secret)) error {
 	sec, err := s.get(ctx)
 	rv := ""
 	switch {
 	case errors.Is(err, ErrNotFound):
 		onSecret(nil)
 	case err != nil:
-		return "", err
+		return err
 	default:
 		onSecret(sec)
 		rv = sec.ResourceVersion
@@ -68,39 +67,34 @@ func (s *Store) watchOnce(ctx context.Context, resync time.Duration, onSecret fu
 		AllowWatchBookmarks: true,
 	})
 	if err != nil {
-		return rv, fmt.Errorf("watch keystore secret: %w", err)
+		return fmt.Errorf("watch keystore secret: %w", err)
 	}
 	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return rv, nil
+			return nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				// Server-side timeout: resync with a fresh get.
-				return rv, nil
+				return nil
 			}
 			switch ev.Type {
 			case watch.Added, watch.Modified:
 				if obj, ok := ev.Object.(*corev1.Secret); ok && obj.Name == s.name {
-					rv = obj.ResourceVersion
 					onSecret(obj)
 				}
 			case watch.Deleted:
 				onSecret(nil)
-			case watch.Bookmark:
-				if obj, ok := ev.Object.(*corev1.Secret); ok {
-					rv = obj.ResourceVersion
-				}
 			case watch.Error:
 				status := apierrors.FromObject(ev.Object)
 				var se apierrors.APIStatus
 				if errors.As(status, &se) && se.Status().Code == http.StatusGone {
 					// 410 Gone: the resourceVersion is too old; start
 					// over from a fresh get.
-					return "", nil
+					return nil
 				}
-				return rv, fmt.Errorf("watch keystore secret: %w", status)
+				return fmt.Errorf("watch keystore secret: %w", status)
 			}
 		}
 	}
