@@ -52,7 +52,7 @@ func TestReplication(t *testing.T) {
 	ctx := context.Background()
 	key := newSealKey(t)
 	seen := &secrets{}
-	top := t // replicas that follow beyond one subtest live as long as the test
+	top := t                   // replicas that follow beyond one subtest live as long as the test
 	acked := map[string]bool{} // public keys whose commit succeeded
 	var all []*replica
 	defer func() {
