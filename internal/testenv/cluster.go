@@ -1,0 +1,308 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ClusterOptions configures a set of walletd pods with their sidecars on a
+// real API server: the system the demo, the fault-injection suite and the
+// benchmarks run.
+type ClusterOptions struct {
+	// Dir holds every pod's files and logs.
+	Dir string
+	// Sidecar is the sidecar binary (BuildSidecarBinary).
+	Sidecar string
+	// Pods is the number of walletd replicas (default 3).
+	Pods int
+	// Lease timings passed to the sidecars (defaults: 4s / 3s / 500ms, the
+	// documented fast profile).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Factomd is the factomd API host:port walletd uses (optional).
+	Factomd string
+	// APIServer overrides the API server address in the sidecars'
+	// kubeconfig (a TCPProxy in front of it, to cut connections).
+	APIServer func(pod int) string
+	// ExtraArgs are added to every sidecar's command line.
+	ExtraArgs []string
+}
+
+// WalletPod is one replica: its walletd and its sidecar, as a pod would
+// run them.
+type WalletPod struct {
+	Name    string
+	Index   int
+	Dir     string
+	Walletd *Walletd
+	Sidecar *Process
+	// Listen is the sidecar's probe/status address, ProxyAddr its proxy.
+	Listen    string
+	ProxyAddr string
+	cluster   *Cluster
+}
+
+// Cluster is the walletd StatefulSet, played by local processes.
+type Cluster struct {
+	Kube      *Kube
+	Namespace string
+	Opts      ClusterOptions
+	KeyFile   string
+	Pods      []*WalletPod
+	mu        sync.Mutex
+}
+
+// PodName is the StatefulSet pod name of replica i (the names the shipped
+// Role lists).
+func PodName(i int) string { return "factom-wallet-" + strconv.Itoa(i) }
+
+// StartCluster applies the shipped RBAC, creates the Pod objects and the
+// keystore key, then starts every replica: walletd-init, walletd, sidecar.
+func StartCluster(ctx context.Context, k *Kube, opts ClusterOptions) (*Cluster, error) {
+	if opts.Pods == 0 {
+		opts.Pods = 3
+	}
+	if opts.LeaseDuration == 0 {
+		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = 4*time.Second, 3*time.Second, 500*time.Millisecond
+	}
+	c := &Cluster{Kube: k, Namespace: KubeTestNamespace, Opts: opts}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if err := k.CreateNamespace(ctx, c.Namespace); err != nil {
+		return nil, err
+	}
+	if err := k.ApplyManifest(ctx, filepath.Join(root, "manifests/base/rbac.yaml"), c.Namespace); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster dir: %w", err)
+	}
+	c.KeyFile = filepath.Join(opts.Dir, "keystore.key")
+	if err := writeRandomKey(c.KeyFile); err != nil {
+		return nil, err
+	}
+	for i := 0; i < opts.Pods; i++ {
+		if _, err := k.CreatePod(ctx, c.Namespace, PodName(i), map[string]string{"app.kubernetes.io/name": "factom-wallet"}); err != nil && !strings.Contains(err.Error(), "already exists") {
+			return nil, err
+		}
+		pod := &WalletPod{Name: PodName(i), Index: i, Dir: filepath.Join(opts.Dir, PodName(i)), cluster: c}
+		c.Pods = append(c.Pods, pod)
+		// One at a time: the first replica's walletd-init creates the
+		// keystore with a new seed, the others create their wallets from it.
+		if err := pod.Start(ctx); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func writeRandomKey(path string) error {
+	f, err := os.Open("/dev/urandom")
+	if err != nil {
+		return fmt.Errorf("keystore key: %w", err)
+	}
+	defer f.Close()
+	key := make([]byte, 32)
+	if _, err := io.ReadFull(f, key); err != nil {
+		return fmt.Errorf("keystore key: %w", err)
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return fmt.Errorf("keystore key: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) kubeconfig(pod int) (string, error) {
+	path := filepath.Join(c.Opts.Dir, fmt.Sprintf("kubeconfig-%d", pod))
+	if err := c.Kube.WriteKubeconfig(path, Sidecar); err != nil {
+		return "", err
+	}
+	if c.Opts.APIServer != nil {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("kubeconfig: %w", err)
+		}
+		data = []byte(strings.ReplaceAll(string(data), c.Kube.Host(), "https://"+c.Opts.APIServer(pod)))
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return "", fmt.Errorf("kubeconfig: %w", err)
+		}
+	}
+	return path, nil
+}
+
+// Start runs walletd-init, then walletd and the sidecar, and waits until the
+// sidecar's probe server answers.
+func (p *WalletPod) Start(ctx context.Context) error {
+	c := p.cluster
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return fmt.Errorf("%s: %w", p.Name, err)
+	}
+	kubeconfig, err := c.kubeconfig(p.Index)
+	if err != nil {
+		return err
+	}
+	walletPath := filepath.Join(p.Dir, "factom_wallet.db")
+	initProc, err := Start(p.Name+"-init", c.Opts.Sidecar, []string{"walletd-init",
+		"--kubeconfig", kubeconfig, "--namespace", c.Namespace, "--keystore-key-file", c.KeyFile,
+		"--wallet-path", walletPath, "--log-format", "json"}, nil, filepath.Join(p.Dir, "walletd-init.log"))
+	if err != nil {
+		return err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := initProc.Wait(waitCtx); err != nil {
+		return fmt.Errorf("%s: walletd-init: %w\n%s", p.Name, err, tail(initProc.Logs(), 2000))
+	}
+
+	if p.Walletd == nil {
+		w, err := StartWalletd(WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd})
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		p.Walletd = w
+	} else if err := p.Walletd.Restart(); err != nil {
+		return fmt.Errorf("%s: %w", p.Name, err)
+	}
+	return p.StartSidecar(ctx)
+}
+
+// StartSidecar (re)starts only the sidecar, on fresh ports.
+func (p *WalletPod) StartSidecar(ctx context.Context) error {
+	c := p.cluster
+	kubeconfig, err := c.kubeconfig(p.Index)
+	if err != nil {
+		return err
+	}
+	listenPort, err := FreePort()
+	if err != nil {
+		return err
+	}
+	proxyPort, err := FreePort()
+	if err != nil {
+		return err
+	}
+	p.Listen = "127.0.0.1:" + strconv.Itoa(listenPort)
+	p.ProxyAddr = "127.0.0.1:" + strconv.Itoa(proxyPort)
+	args := []string{"walletd",
+		"--listen", p.Listen, "--proxy-listen", p.ProxyAddr,
+		"--walletd-url", "http://127.0.0.1:" + strconv.Itoa(p.Walletd.Port),
+		"--kubeconfig", kubeconfig, "--namespace", c.Namespace, "--pod-name", p.Name,
+		"--keystore-key-file", c.KeyFile,
+		"--lease-duration", c.Opts.LeaseDuration.String(),
+		"--renew-deadline", c.Opts.RenewDeadline.String(),
+		"--retry-period", c.Opts.RetryPeriod.String(),
+		"--log-format", "json",
+	}
+	args = append(args, c.Opts.ExtraArgs...)
+	proc, err := Start(p.Name+"-sidecar", c.Opts.Sidecar, args, nil, filepath.Join(p.Dir, "sidecar.log"))
+	if err != nil {
+		return err
+	}
+	p.Sidecar = proc
+	client := &http.Client{Timeout: time.Second}
+	err = Eventually(30*time.Second, 50*time.Millisecond, func() (bool, error) {
+		if proc.Exited() {
+			return false, fmt.Errorf("sidecar exited with code %d", proc.ExitCode())
+		}
+		resp, err := client.Get("http://" + p.Listen + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s sidecar: %w\n%s", p.Name, err, tail(proc.Logs(), 3000))
+	}
+	return nil
+}
+
+// Kill sends SIGKILL to the pod's sidecar and walletd, as a node crash would.
+func (p *WalletPod) Kill() {
+	if p.Sidecar != nil {
+		p.Sidecar.Kill()
+	}
+	if p.Walletd != nil {
+		p.Walletd.Kill()
+	}
+}
+
+// Stop ends the pod gracefully (SIGTERM), sidecar first.
+func (p *WalletPod) Stop() {
+	if p.Sidecar != nil {
+		p.Sidecar.Stop(10 * time.Second)
+	}
+	if p.Walletd != nil {
+		p.Walletd.Stop(5 * time.Second)
+	}
+}
+
+// ProxyURL is the JSON-RPC endpoint clients use on this pod.
+func (p *WalletPod) ProxyURL() string { return "http://" + p.ProxyAddr + "/v2" }
+
+// Get fetches a sidecar endpoint and decodes its JSON body.
+func (p *WalletPod) Get(path string) (int, map[string]any, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + p.Listen + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: %w", p.Name, path, err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// IsWritableLeader asks the sidecar's /leader endpoint.
+func (p *WalletPod) IsWritableLeader() bool {
+	if p.Sidecar == nil || p.Sidecar.Exited() {
+		return false
+	}
+	code, _, err := p.Get("/leader")
+	return err == nil && code == http.StatusOK
+}
+
+// Leader waits until exactly one running pod is the writable leader.
+func (c *Cluster) Leader(timeout time.Duration) (*WalletPod, error) {
+	var leader *WalletPod
+	err := Eventually(timeout, 50*time.Millisecond, func() (bool, error) {
+		var found []*WalletPod
+		for _, p := range c.Pods {
+			if p.IsWritableLeader() {
+				found = append(found, p)
+			}
+		}
+		if len(found) == 1 {
+			leader = found[0]
+			return true, nil
+		}
+		if len(found) > 1 {
+			return false, errors.New("more than one writable leader")
+		}
+		return false, errors.New("no writable leader")
+	})
+	return leader, err
+}
+
+// Stop ends every pod.
+func (c *Cluster) Stop() {
+	var wg sync.WaitGroup
+	for _, p := range c.Pods {
+		wg.Go(p.Stop)
+	}
+	wg.Wait()
+}
