@@ -1,0 +1,38 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkLeaderElection prints the leader election figures for
+// docs/BENCHMARKS.md. It takes about ten minutes; run it with
+//
+//	go test -run '^$' -bench LeaderElection -benchtime 1x -timeout 30m ./internal/bench
+func BenchmarkLeaderElection(b *testing.B) {
+	for b.Loop() {
+		res, err := MeasureLeader(context.Background(), LeaderOptions{
+			Progress: func(s string) { fmt.Println(time.Now().Format("15:04:05"), s) },
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Println(res.Markdown())
+		b.ReportMetric(res.CrashDefault.P99.Seconds(), "crash-p99-s")
+		b.ReportMetric(res.Graceful.P99.Seconds()*1000, "handover-p99-ms")
+		b.ReportMetric(res.ReqPerSecLeader, "leader-req/s")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var s []time.Duration
+	for i := 1; i <= 10; i++ {
+		s = append(s, time.Duration(i)*time.Millisecond)
+	}
+	l := summarize(s)
+	if l.P50 != 5*time.Millisecond || l.P99 != 10*time.Millisecond || l.Min != time.Millisecond || l.Max != 10*time.Millisecond {
+		t.Fatalf("summarize = %+v", l)
+	}
+}
