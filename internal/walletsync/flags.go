@@ -1,0 +1,73 @@
+package walletsync
+
+import (
+	"errors"
+	"flag"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+)
+
+// Flags are the keystore replication flags of the walletd mode.
+type Flags struct {
+	SecretName   string
+	KeyFile      string
+	ResyncPeriod time.Duration
+
+	key *keystore.SealKey
+}
+
+// Register adds --keystore-secret, --keystore-key-file and
+// --keystore-resync-period to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.SecretName, "keystore-secret", store.DefaultSecretName, "name of the Secret holding the replicated keystore")
+	fs.StringVar(&f.KeyFile, "keystore-key-file", "", "file with the 32-byte keystore sealing key: raw bytes, 64 hex digits or base64 (mount it from a separate Secret); required")
+	fs.DurationVar(&f.ResyncPeriod, "keystore-resync-period", 5*time.Minute, "how often a follower re-reads the keystore Secret and re-checks its walletd from a wallet-backup")
+}
+
+// Validate checks the flags and reads the key file (errors name the flag,
+// never the key).
+func (f *Flags) Validate() error {
+	var errs []error
+	if f.SecretName == "" {
+		errs = append(errs, config.Errorf("keystore-secret", "empty"))
+	}
+	if f.KeyFile == "" {
+		errs = append(errs, config.Errorf("keystore-key-file", "required"))
+	} else if k, err := keystore.LoadSealKey(f.KeyFile); err != nil {
+		errs = append(errs, config.Errorf("keystore-key-file", "%v", err))
+	} else {
+		f.key = k
+	}
+	if f.ResyncPeriod < time.Second {
+		errs = append(errs, config.Errorf("keystore-resync-period", "%s: want at least 1s", f.ResyncPeriod))
+	}
+	return errors.Join(errs...)
+}
+
+// NewReplicator builds the Replicator from validated flags: the Secret in
+// namespace, Events on pod, this replica's walletd.
+func (f *Flags) NewReplicator(client kubernetes.Interface, namespace, pod string, w *walletd.Client, log zerolog.Logger, reg prometheus.Registerer) (*Replicator, error) {
+	if f.key == nil {
+		if err := f.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return New(Config{
+		Store:        store.New(client, namespace, f.SecretName, f.key, store.Options{}),
+		Walletd:      w,
+		Kube:         client,
+		Namespace:    namespace,
+		PodName:      pod,
+		Log:          log,
+		Registerer:   reg,
+		ResyncPeriod: f.ResyncPeriod,
+	})
+}

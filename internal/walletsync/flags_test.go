@@ -1,0 +1,65 @@
+package walletsync
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+)
+
+func TestFlags(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "key")
+	if err := os.WriteFile(good, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("secret-ish but short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string // "" = valid
+	}{
+		{"defaults with a key file", []string{"--keystore-key-file", good}, ""},
+		{"no key file", nil, "invalid --keystore-key-file: required"},
+		{"a key file of the wrong size", []string{"--keystore-key-file", bad}, "invalid --keystore-key-file: keystore key: want 32 raw bytes"},
+		{"a missing key file", []string{"--keystore-key-file", filepath.Join(dir, "nope")}, "invalid --keystore-key-file"},
+		{"an empty secret name", []string{"--keystore-key-file", good, "--keystore-secret", ""}, "invalid --keystore-secret"},
+		{"a tiny resync period", []string{"--keystore-key-file", good, "--keystore-resync-period", "10ms"}, "invalid --keystore-resync-period"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var f Flags
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			err := f.Validate()
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := f.NewReplicator(fake.NewClientset(), "ns", "pod", walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil)
+				if err != nil || r.InSync() {
+					t.Fatalf("replicator: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "secret-ish") {
+				t.Fatal("key file content in error")
+			}
+		})
+	}
+}
