@@ -54,7 +54,7 @@ const (
 // fakeFactomd is a scripted factomd JSON-RPC server. Its times come from the
 // test's clock so block age is under the test's control.
 type fakeFactomd struct {
-	t     *testing.T
+	t     testing.TB
 	clock *fakeClock
 	srv   *httptest.Server
 
@@ -70,7 +70,7 @@ type fakeFactomd struct {
 	hangStarted chan struct{}
 }
 
-func newFake(t *testing.T, clock *fakeClock, height int64) *fakeFactomd {
+func newFake(t testing.TB, clock *fakeClock, height int64) *fakeFactomd {
 	f := &fakeFactomd{t: t, clock: clock, behave: behaveNormal, height: height, blockStart: clock.Now(), hangStarted: make(chan struct{}, 16)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)

@@ -1,0 +1,384 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/health"
+	"github.com/factom-sidecar/factom-sidecar/internal/probe"
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+)
+
+// HealthOptions size the factomd-mode benchmark.
+type HealthOptions struct {
+	// Requests to /readyz in the latency run (default 20,000).
+	Requests int
+	// Rate is the request rate the load generator paces (default 2,000/s).
+	Rate int
+	// Workers send requests concurrently (default 8).
+	Workers int
+	// Idle is how long idle CPU is measured (default 60s).
+	Idle time.Duration
+	// SidecarBin is the sidecar binary; empty builds ./cmd/sidecar into Dir.
+	SidecarBin string
+	// Dir holds the logs (default a temporary directory, removed after).
+	Dir string
+	// Progress gets one line per phase (optional).
+	Progress func(string)
+}
+
+// HealthResults are the measured figures.
+type HealthResults struct {
+	Date      time.Time
+	NProc     int
+	GoVersion string
+
+	Requests        int
+	Errors          int
+	AchievedRate    float64 // requests per second actually sent
+	P50, P99, Max   time.Duration
+	RSSKiB          int64   // VmRSS after the idle run
+	IdleCPUMilli    float64 // millicores over the idle run
+	Idle            time.Duration
+	PollsDuringIdle uint64
+	CPUPerPoll      time.Duration // sidecar CPU over the idle run / polls in it
+	PollNs          int64         // in-process Monitor.PollOnce against a loopback fake, per poll
+	PollAllocs      int64
+	PollBytes       int64
+	ReadyzNs        int64 // in-process /readyz handler, per request
+	ReadyzAllocs    int64
+}
+
+func (o *HealthOptions) defaults() {
+	if o.Requests <= 0 {
+		o.Requests = 20000
+	}
+	if o.Rate <= 0 {
+		o.Rate = 2000
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.Idle <= 0 {
+		o.Idle = 60 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+}
+
+// MeasureHealth runs the sidecar in factomd mode on loopback against a
+// fake factomd (one local, one reference: the same steady node) and
+// measures /readyz latency under a paced load, RSS and CPU while idle, and
+// the in-process cost of one poll and one probe.
+func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, error) {
+	opts.defaults()
+	res := HealthResults{Date: time.Now().UTC(), NProc: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if opts.Dir == "" {
+		dir, err := os.MkdirTemp("", "bench-health-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		opts.Dir = dir
+	}
+	if opts.SidecarBin == "" {
+		opts.Progress("building the sidecar")
+		bin, err := testenv.BuildSidecarBinary(opts.Dir)
+		if err != nil {
+			return res, err
+		}
+		opts.SidecarBin = bin
+	}
+	node := newSteadyFactomd()
+	defer node.Close()
+
+	port, err := testenv.FreePort()
+	if err != nil {
+		return res, err
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	proc, err := testenv.Start("sidecar", opts.SidecarBin, []string{"factomd",
+		"--listen=127.0.0.1:" + strconv.Itoa(port), "--factomd-url=" + node.URL, "--reference-url=" + node.URL,
+	}, nil, filepath.Join(opts.Dir, "sidecar.log"))
+	if err != nil {
+		return res, err
+	}
+	defer proc.Stop(5 * time.Second)
+	if err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("readyz %d", resp.StatusCode)
+	}); err != nil {
+		return res, fmt.Errorf("sidecar not ready: %w\n%s", err, proc.Logs())
+	}
+
+	opts.Progress(fmt.Sprintf("idle for %s", opts.Idle))
+	polls0, err := healthPolls(base)
+	if err != nil {
+		return res, err
+	}
+	cpu0, err := healthCPU(proc.Pid())
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(opts.Idle):
+	}
+	cpu1, err := healthCPU(proc.Pid())
+	if err != nil {
+		return res, err
+	}
+	res.Idle = time.Since(start)
+	polls1, err := healthPolls(base)
+	if err != nil {
+		return res, err
+	}
+	res.RSSKiB = healthRSSKiB(proc.Pid())
+	res.IdleCPUMilli = float64(cpu1-cpu0) / float64(res.Idle) * 1000
+	res.PollsDuringIdle = polls1 - polls0
+	if res.PollsDuringIdle > 0 {
+		res.CPUPerPoll = (cpu1 - cpu0) / time.Duration(res.PollsDuringIdle)
+	}
+
+	opts.Progress(fmt.Sprintf("%d /readyz requests at %d/s", opts.Requests, opts.Rate))
+	lat, errs, took, err := healthLoad(ctx, base+"/readyz", opts)
+	if err != nil {
+		return res, err
+	}
+	res.Requests, res.Errors = len(lat), errs
+	res.AchievedRate = float64(len(lat)+errs) / took.Seconds()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) > 0 {
+		res.P50, res.P99, res.Max = healthRank(lat, 0.50), healthRank(lat, 0.99), lat[len(lat)-1]
+	}
+
+	opts.Progress("in-process poll and probe cost")
+	poll, readyz, err := healthMicro(node.URL)
+	if err != nil {
+		return res, err
+	}
+	res.PollNs, res.PollAllocs, res.PollBytes = poll.NsPerOp(), poll.AllocsPerOp(), poll.AllocedBytesPerOp()
+	res.ReadyzNs, res.ReadyzAllocs = readyz.NsPerOp(), readyz.AllocsPerOp()
+	return res, nil
+}
+
+// healthLoad sends opts.Requests GETs paced at opts.Rate from opts.Workers
+// workers over keep-alive connections; each latency is measured from the
+// request's send to its full body.
+func healthLoad(ctx context.Context, url string, opts HealthOptions) ([]time.Duration, int, time.Duration, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: opts.Workers, MaxConnsPerHost: opts.Workers}}
+	defer client.CloseIdleConnections()
+	interval := time.Second / time.Duration(opts.Rate)
+	lat := make([]time.Duration, 0, opts.Requests)
+	var mu sync.Mutex
+	errs := 0
+	next := make(chan struct{})
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				t0 := time.Now()
+				resp, err := client.Get(url)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else {
+					lat = append(lat, d)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var err error
+	for i := 0; i < opts.Requests; i++ {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick.C:
+		}
+		if err != nil {
+			break
+		}
+		next <- struct{}{}
+	}
+	close(next)
+	wg.Wait()
+	return lat, errs, time.Since(start), err
+}
+
+// healthMicro measures one poll and one /readyz in-process with testing.Benchmark.
+func healthMicro(url string) (testing.BenchmarkResult, testing.BenchmarkResult, error) {
+	cfg := health.DefaultConfig()
+	cfg.FactomdURL = url
+	cfg.ReferenceURLs = []string{url}
+	m, err := health.New(cfg, zerolog.Nop(), nil, nil)
+	if err != nil {
+		return testing.BenchmarkResult{}, testing.BenchmarkResult{}, err
+	}
+	ctx := context.Background()
+	poll := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.PollOnce(ctx)
+		}
+	})
+	h := probe.Handler("ready", probe.Named{Name: "factomd", Check: m.Ready})
+	req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
+	readyz := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
+	return poll, readyz, nil
+}
+
+// steadyFactomd answers heights and current-minute like a caught-up node.
+func newSteadyFactomd() *httptest.Server {
+	start := time.Now()
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		now := time.Now().UnixNano()
+		w.Header().Set("Content-Type", "application/json")
+		switch req.Method {
+		case "heights":
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"directoryblockheight":1000,"leaderheight":1000,"entryblockheight":1000,"entryheight":1000}}`, req.ID)
+		case "current-minute":
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"leaderheight":1000,"directoryblockheight":1000,"minute":3,"currentblockstarttime":%d,"currentminutestarttime":%d,"currenttime":%d,"directoryblockinseconds":600,"stalldetected":false,"faulttimeout":120,"roundtimeout":30}}`,
+				req.ID, start.UnixNano(), now, now)
+		default:
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}`, req.ID)
+		}
+	}))
+}
+
+func healthPolls(base string) (uint64, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(base + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("status: %w", err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Polls uint64 `json:"polls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("status: %w", err)
+	}
+	return st.Polls, nil
+}
+
+// healthCPU is the process's user+system CPU time from /proc/<pid>/stat.
+// Linux reports it in clock ticks of 1/100 s (USER_HZ, fixed at 100 on
+// every architecture Go supports here).
+func healthCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("cpu: %w", err)
+	}
+	// The command name may hold spaces; fields start after its ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("cpu: unexpected /proc stat format")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("cpu: short /proc stat")
+	}
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("cpu: %w", err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+func healthRSSKiB(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// healthRank is the nearest-rank percentile of sorted samples.
+func healthRank(sorted []time.Duration, p float64) time.Duration {
+	r := int(float64(len(sorted))*p+0.999999) - 1
+	return sorted[max(0, min(r, len(sorted)-1))]
+}
+
+// Markdown renders the results with their goals.
+func (r HealthResults) Markdown() string {
+	var b strings.Builder
+	ok := func(pass bool) string {
+		if pass {
+			return "met"
+		}
+		return "**missed**"
+	}
+	fmt.Fprintf(&b, "Measured %s on %d cores, %s, by `bench.MeasureHealth` (internal/bench/health.go).\n\n", r.Date.Format("2006-01-02"), r.NProc, r.GoVersion)
+	b.WriteString("| figure | goal | result | |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| /readyz latency p50 / p99 / max, %d requests at %.0f req/s (%d errors) | p99 < 1 ms | %s / %s / %s | %s |\n",
+		r.Requests, r.AchievedRate, r.Errors, healthMs(r.P50), healthMs(r.P99), healthMs(r.Max), ok(r.P99 < time.Millisecond && r.Errors == 0))
+	fmt.Fprintf(&b, "| RSS after %s idle (VmRSS) | < 30 MiB | %.1f MiB | %s |\n", r.Idle.Round(time.Second), float64(r.RSSKiB)/1024, ok(r.RSSKiB < 30*1024))
+	fmt.Fprintf(&b, "| idle CPU over %s (utime+stime), polling every 2 s | < 2 millicores | %.2f millicores | %s |\n", r.Idle.Round(time.Second), r.IdleCPUMilli, ok(r.IdleCPUMilli < 2))
+	fmt.Fprintf(&b, "| sidecar CPU per poll (idle CPU / %d polls) | | %s | |\n", r.PollsDuringIdle, healthMs(r.CPUPerPoll))
+	fmt.Fprintf(&b, "| one poll in-process (local + 1 reference, 4 calls) | | %s, %d allocs, %d B | |\n", healthMs(time.Duration(r.PollNs)), r.PollAllocs, r.PollBytes)
+	fmt.Fprintf(&b, "| one /readyz in-process (handler only) | | %.1f µs, %d allocs | |\n", float64(r.ReadyzNs)/1000, r.ReadyzAllocs)
+	return b.String()
+}
+
+func healthMs(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+}
