@@ -4,31 +4,46 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
+	"github.com/factom-sidecar/factom-sidecar/internal/server"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletdhealth"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 )
 
 // walletdMode runs next to factom-walletd: walletd health, the leader
-// election and (wired in here) the keystore replication and the proxy.
+// election, the keystore replication and the write-gating proxy.
 type walletdMode struct {
 	election    leader.Config
+	keystore    walletsync.Flags
 	walletdURL  string
 	proxyListen string
 
-	rt      *runtime
-	health  *walletdhealth.Poller
-	elector *leader.Elector
+	rt            *runtime
+	health        *walletdhealth.Poller
+	elector       *leader.Elector
+	replicator    *walletsync.Replicator
+	proxy         *proxy.Proxy
+	proxyListener net.Listener
 }
 
 func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
 	m.election.RegisterFlags(fs)
+	m.keystore.Register(fs)
 	fs.StringVar(&m.walletdURL, "walletd-url", "http://127.0.0.1:8089", "walletd's JSON-RPC base URL (/v2 is appended)")
 	fs.StringVar(&m.proxyListen, "proxy-listen", ":8189", "address of the write-gating JSON-RPC proxy clients use instead of walletd")
 }
@@ -44,27 +59,63 @@ func (m *walletdMode) Validate() error {
 	if err := m.election.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.keystore.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// hooks is where the keystore replication plugs into the election:
-// OnPromote runs before writes open, OnDemote after they closed.
-func (m *walletdMode) hooks() leader.Hooks { return leader.Hooks{} }
-
 func (m *walletdMode) Setup(rt *runtime) error {
 	m.rt = rt
-	m.health = walletdhealth.NewForURL(walletdRPCURL(m.walletdURL), walletdhealth.Options{}, rt.Log)
-	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, Hooks: m.hooks()})
+	rpcURL := walletdRPCURL(m.walletdURL)
+	m.health = walletdhealth.NewForURL(rpcURL, walletdhealth.Options{}, rt.Log)
+
+	restCfg, err := m.election.RESTConfig()
+	if err != nil {
+		return err
+	}
+	// The keystore's client is separate from the election's, so a burst of
+	// keystore traffic cannot throttle lease renewals.
+	work, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	wc := walletd.New(jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: 15 * time.Second}))
+	m.replicator, err = m.keystore.NewReplicator(work, m.election.Namespace, m.election.PodName, wc, rt.Log, rt.Registry)
+	if err != nil {
+		return err
+	}
+
+	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg,
+		Hooks: leader.Hooks{OnPromote: m.replicator.Promote, OnDemote: m.replicator.OnDemote}})
 	if err != nil {
 		return err
 	}
 	m.elector = el
 
-	walletd := func(c probe.Check) probe.Named { return probe.Named{Name: "walletd", Check: c} }
+	m.proxy, err = proxy.New(proxy.Options{
+		WalletdURL: m.walletdURL,
+		Gate:       el.Gate(),
+		Committer:  m.replicator,
+		ReadGate:   m.replicator,
+		LeaderName: func() string { return el.Status().Holder },
+		Log:        rt.Log,
+		Registerer: rt.Registry,
+	})
+	if err != nil {
+		return err
+	}
+	// Bind now: a busy or bad proxy address fails at start.
+	if m.proxyListener, err = server.Listen(m.proxyListen); err != nil {
+		return err
+	}
+
+	walletdCheck := probe.Named{Name: "walletd", Check: m.health.Ready}
+	keystoreCheck := probe.Named{Name: "keystore", Check: m.replicator.ReadyCheck()}
 	election := probe.Named{Name: "election", Check: el.ElectionLiveCheck}
-	rt.Mux.Handle("GET /readyz", probe.Handler("ready", walletd(m.health.Ready)))
-	rt.Mux.Handle("GET /livez", probe.Handler("live", walletd(m.health.Live), election))
-	rt.Mux.Handle("GET /startupz", probe.Handler("started", walletd(m.health.Started)))
+	rt.Mux.Handle("GET /readyz", probe.Handler("ready", walletdCheck, keystoreCheck))
+	rt.Mux.Handle("GET /livez", probe.Handler("live", probe.Named{Name: "walletd", Check: m.health.Live}, election))
+	rt.Mux.Handle("GET /startupz", probe.Handler("started", probe.Named{Name: "walletd", Check: m.health.Started}))
 	rt.Mux.Handle("GET /leader", el.LeaderHandler())
 	rt.Mux.HandleFunc("GET /status", m.status)
 	return nil
@@ -76,18 +127,28 @@ func (m *walletdMode) status(w http.ResponseWriter, r *http.Request) {
 		"mode":     "walletd",
 		"version":  versionString(),
 		"election": m.elector.Status(),
+		"keystore": m.replicator.Status(),
 		"walletd":  ready,
 	})
 }
 
-// Run polls walletd and takes part in the election until ctx ends; the
-// elector closes writes and releases the Lease before Run returns.
+// Run polls walletd, follows the keystore, serves the proxy and takes part
+// in the election until ctx ends. On shutdown the elector closes writes,
+// waits for writes in flight and releases the Lease before the proxy stops.
 func (m *walletdMode) Run(ctx context.Context) error {
-	pollCtx, stopPoll := context.WithCancel(context.Background())
+	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { m.health.Run(pollCtx) })
+	wg.Go(func() { m.health.Run(bg) })
+	wg.Go(func() { _ = m.replicator.RunFollower(bg) })
+	proxySrv := server.New(m.proxy, m.proxy.MaxRequestDuration()+5*time.Second)
+	proxyErr := make(chan error, 1)
+	go func() { proxyErr <- server.Serve(bg, proxySrv, m.proxyListener, 10*time.Second) }()
+
 	err := m.elector.Run(ctx)
-	stopPoll()
+	stopBG()
+	if perr := <-proxyErr; perr != nil && err == nil {
+		err = perr
+	}
 	wg.Wait()
 	return err
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // ClusterOptions configures a set of walletd pods with their sidecars on a
@@ -93,7 +95,7 @@ func StartCluster(ctx context.Context, k *Kube, opts ClusterOptions) (*Cluster, 
 		return nil, err
 	}
 	for i := 0; i < opts.Pods; i++ {
-		if _, err := k.CreatePod(ctx, c.Namespace, PodName(i), map[string]string{"app.kubernetes.io/name": "factom-wallet"}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		if _, err := k.CreatePod(ctx, c.Namespace, PodName(i), map[string]string{"app.kubernetes.io/name": "factom-wallet"}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
 		pod := &WalletPod{Name: PodName(i), Index: i, Dir: filepath.Join(opts.Dir, PodName(i)), cluster: c}
