@@ -83,12 +83,16 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 			r.metrics.rejected.WithLabelValues("seed_mismatch").Inc()
 			r.log.Error().Str("event", "keystore_seed_mismatch").Int64("generation", snap.Generation).
 				Msg("this walletd holds another wallet's seed; refusing to replicate into it (nothing deleted)")
-			r.events.warn(ctx, "KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
+			go r.events.warn(context.Background(), "KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
 		}
 		return err
 	case err != nil:
-		r.setInSync(false, "applying the keystore to walletd failed: "+err.Error())
-		r.log.Warn().Str("event", "keystore_apply_failed").Int64("generation", snap.Generation).Err(err).Msg("applying the keystore to walletd failed; retrying")
+		reason := "applying the keystore to walletd failed: " + err.Error()
+		// Log when the failure changes, not on every retry.
+		if prev, _ := r.reason.Load().(string); prev != reason {
+			r.log.Warn().Str("event", "keystore_apply_failed").Int64("generation", snap.Generation).Err(err).Msg("applying the keystore to walletd failed; retrying")
+		}
+		r.setInSync(false, reason)
 		return err
 	}
 	r.lastReject.Store("")
@@ -126,5 +130,7 @@ func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
 	r.metrics.rejected.WithLabelValues(reason).Inc()
 	r.log.Error().Str("event", "keystore_rejected").Str("reason", reason).Str("resourceVersion", rv).Err(err).
 		Msg("refusing the keystore Secret: not applied, nothing deleted")
-	r.events.warn(ctx, "KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
+	// Posted in the background: an unreachable API server must not hold
+	// up the reconciler (or a promotion waiting for it).
+	go r.events.warn(context.Background(), "KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
 }
