@@ -1,0 +1,560 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/FactomProject/factom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestParallelKeystoreWritesAreSerialisedAndCommittedBeforeTheReply(t *testing.T) {
+	const n = 50
+	var (
+		mu        sync.Mutex
+		committed []address
+		inCommit  atomic.Int32
+		overlaps  atomic.Int32
+		begun     atomic.Int32
+		finished  atomic.Int32
+	)
+	gate := gateFunc(func(context.Context) (int64, func(), error) {
+		begun.Add(1)
+		return 42, func() { finished.Add(1) }, nil
+	})
+	commit := commitFunc(func(ctx context.Context, term int64, method string, params, result json.RawMessage) error {
+		if inCommit.Add(1) != 1 {
+			overlaps.Add(1)
+		}
+		defer inCommit.Add(-1)
+		if term != 42 || method != "generate-ec-address" {
+			t.Errorf("Commit(term %d, method %q), want 42, generate-ec-address", term, method)
+		}
+		if begun.Load() != finished.Load()+1 {
+			t.Errorf("Commit ran with %d writes begun and %d done, want exactly this one open", begun.Load(), finished.Load())
+		}
+		var a address
+		if err := json.Unmarshal(result, &a); err != nil {
+			t.Errorf("commit result: %v", err)
+		}
+		mu.Lock()
+		committed = append(committed, a)
+		mu.Unlock()
+		return nil
+	})
+	tp := newTestProxy(t, Options{Gate: gate, Committer: commit})
+
+	replies := make([]address, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := call(t, tp.URL, "generate-ec-address", nil)
+			if r.Error != nil {
+				t.Errorf("generate-ec-address: %s", r.Raw)
+				return
+			}
+			if err := json.Unmarshal(r.Result, &replies[i]); err != nil {
+				t.Errorf("result: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+
+	distinct := map[string]bool{}
+	for _, a := range replies {
+		distinct[a.Public] = true
+	}
+	if len(distinct) != n {
+		t.Errorf("%d distinct addresses from %d parallel generate-ec-address, want %d", len(distinct), n, n)
+	}
+	if len(committed) != n {
+		t.Fatalf("%d commits, want %d", len(committed), n)
+	}
+	if overlaps.Load() != 0 {
+		t.Errorf("%d commits overlapped another commit", overlaps.Load())
+	}
+	if finished.Load() != n {
+		t.Errorf("done called %d times, want %d", finished.Load(), n)
+	}
+	// Every acknowledged address was committed, each exactly once.
+	seen := map[string]bool{}
+	for _, a := range committed {
+		if seen[a.Public] {
+			t.Errorf("address %s committed twice", a.Public)
+		}
+		seen[a.Public] = true
+	}
+	for _, a := range replies {
+		if !seen[a.Public] {
+			t.Errorf("address %s acknowledged but not committed", a.Public)
+		}
+	}
+}
+
+func TestFailedCommitIsAnsweredWithAnErrorAndNeverTheResult(t *testing.T) {
+	var generated json.RawMessage
+	commit := commitFunc(func(_ context.Context, _ int64, _ string, _, result json.RawMessage) error {
+		generated = append(json.RawMessage(nil), result...)
+		return errInjected
+	})
+	tp := newTestProxy(t, Options{Committer: commit})
+
+	r := call(t, tp.URL, "generate-factoid-address", nil)
+	if r.code() != CodeNotCommitted || r.Result != nil {
+		t.Fatalf("got %s, want error %d and no result", r.Raw, CodeNotCommitted)
+	}
+	var a address
+	if err := json.Unmarshal(generated, &a); err != nil || a.Secret == "" {
+		t.Fatalf("walletd's result reached the committer as %s (%v)", generated, err)
+	}
+	for _, leak := range []string{a.Public, a.Secret, errInjected.Error()} {
+		if strings.Contains(r.Raw, leak) {
+			t.Errorf("reply %s contains %q", r.Raw, leak)
+		}
+	}
+	if !strings.Contains(r.Error.Message, "not committed") || !strings.Contains(r.Error.Message, "retry") {
+		t.Errorf("message %q should say the write was not committed and must be retried", r.Error.Message)
+	}
+}
+
+func TestWalletdErrorOnAWriteIsPassedBackAndNotCommitted(t *testing.T) {
+	var commits atomic.Int32
+	commit := commitFunc(func(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
+		commits.Add(1)
+		return nil
+	})
+	tp := newTestProxy(t, Options{Committer: commit})
+
+	r := call(t, tp.URL, "import-addresses", map[string]any{"addresses": []map[string]string{{"secret": "Fs-not-a-key"}}})
+	if r.Error == nil || r.Status != http.StatusOK {
+		t.Fatalf("import of a bad key: got HTTP %d %s, want walletd's JSON-RPC error", r.Status, r.Raw)
+	}
+	if commits.Load() != 0 {
+		t.Errorf("Commit called %d times for a write walletd refused", commits.Load())
+	}
+	if r := call(t, tp.URL, "no-such-method", nil); r.code() != -32601 || commits.Load() != 0 {
+		t.Errorf("unknown method: got %s and %d commits, want walletd's -32601 and none", r.Raw, commits.Load())
+	}
+}
+
+func TestFollowerAnswersWritesWithTheLeadersName(t *testing.T) {
+	var commits atomic.Int32
+	commit := commitFunc(func(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
+		commits.Add(1)
+		return nil
+	})
+	tp := newTestProxy(t, Options{
+		Gate:       followerGate("factom-wallet-1"),
+		LeaderName: func() string { return "factom-wallet-1" },
+		Committer:  commit,
+	})
+	for _, method := range []string{"generate-ec-address", "new-transaction", "tmp-transactions", "unlock-wallet", "some-future-method"} {
+		r := call(t, tp.URL, method, map[string]string{"name": "tx"})
+		if r.code() != CodeNotLeader {
+			t.Fatalf("%s on a follower: got %s, want error %d", method, r.Raw, CodeNotLeader)
+		}
+		var data struct{ Leader string }
+		if err := json.Unmarshal(r.Error.Data, &data); err != nil || data.Leader != "factom-wallet-1" {
+			t.Errorf("%s: data %s, want {\"leader\":\"factom-wallet-1\"}", method, r.Error.Data)
+		}
+		if !strings.Contains(r.Error.Message, "factom-wallet-1") {
+			t.Errorf("%s: message %q does not name the leader", method, r.Error.Message)
+		}
+	}
+	if n := tp.Upstream.n.Load(); n != 0 {
+		t.Errorf("walletd called %d times by a follower's writes", n)
+	}
+	if commits.Load() != 0 {
+		t.Errorf("Commit called on a follower")
+	}
+	// Reads are still served on an in-sync follower.
+	if r := call(t, tp.URL, "properties", nil); r.Error != nil {
+		t.Errorf("properties on an in-sync follower: %s", r.Raw)
+	}
+}
+
+func TestReadsNeedAReplicaInSync(t *testing.T) {
+	var synced atomic.Bool
+	tp := newTestProxy(t, Options{
+		Gate:     followerGate("factom-wallet-0"),
+		ReadGate: readGateFunc(synced.Load),
+	})
+	for _, method := range []string{"properties", "all-addresses", "wallet-backup"} {
+		r := call(t, tp.URL, method, nil)
+		if r.code() != CodeNotInSync || !strings.Contains(r.Error.Message, "not in sync") {
+			t.Errorf("%s out of sync: got %s, want error %d", method, r.Raw, CodeNotInSync)
+		}
+	}
+	if n := tp.Upstream.n.Load(); n != 0 {
+		t.Fatalf("walletd called %d times while out of sync", n)
+	}
+
+	synced.Store(true)
+	props := mustResult[map[string]any](t, call(t, tp.URL, "properties", nil))
+	if props["walletversion"] == nil {
+		t.Errorf("properties: %v, want walletd's versions", props)
+	}
+	mustResult[map[string]any](t, call(t, tp.URL, "all-addresses", nil))
+}
+
+func TestTransactionBuildingRunsOnTheLeaderWithoutCommit(t *testing.T) {
+	var commits atomic.Int32
+	commit := commitFunc(func(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
+		commits.Add(1)
+		return nil
+	})
+	tp := newTestProxy(t, Options{Committer: commit})
+	mustResult[map[string]any](t, call(t, tp.URL, "new-transaction", map[string]string{"tx-name": "proxy-tx"}))
+	tmp := mustResult[struct {
+		Transactions []struct {
+			Name string `json:"name"`
+		} `json:"transactions"`
+	}](t, call(t, tp.URL, "tmp-transactions", nil))
+	found := false
+	for _, tx := range tmp.Transactions {
+		found = found || tx.Name == "proxy-tx"
+	}
+	if !found {
+		t.Errorf("tmp-transactions %v does not list proxy-tx", tmp.Transactions)
+	}
+	mustResult[map[string]any](t, call(t, tp.URL, "delete-transaction", map[string]string{"tx-name": "proxy-tx"}))
+	if commits.Load() != 0 {
+		t.Errorf("Commit called %d times for transaction building", commits.Load())
+	}
+}
+
+func TestMalformedRequestsGetClearErrorsAndNeverReachWalletd(t *testing.T) {
+	tp := newTestProxy(t, Options{MaxBodyBytes: 4096})
+	big := `{"jsonrpc":"2.0","id":1,"method":"properties","params":{"pad":"` + strings.Repeat("x", 5000) + `"}}`
+	cases := []struct {
+		name, method, path, contentType, body string
+		status, code                          int
+		id                                    string
+		message                               string
+	}{
+		{"not JSON", "POST", "/v2", "application/json", `{"jsonrpc":"2.0",`, 200, CodeParseError, "null", "not valid JSON"},
+		{"empty body", "POST", "/v2", "application/json", ``, 200, CodeParseError, "null", "not valid JSON"},
+		{"trailing garbage", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":1,"method":"properties"} x`, 200, CodeParseError, "null", "not valid JSON"},
+		{"batch array", "POST", "/v2", "application/json", `[{"jsonrpc":"2.0","id":1,"method":"properties"}]`, 200, CodeInvalidRequest, "null", "batch"},
+		{"a string", "POST", "/v2", "application/json", `"properties"`, 200, CodeInvalidRequest, "null", "request object"},
+		{"missing method", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":7}`, 200, CodeInvalidRequest, "7", "method is missing"},
+		{"numeric method", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":"a","method":5}`, 200, CodeInvalidRequest, `"a"`, "method must be a string"},
+		{"null method", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":8,"method":null}`, 200, CodeInvalidRequest, "8", "method must be a string"},
+		{"empty method", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":8,"method":""}`, 200, CodeInvalidRequest, "8", "non-empty"},
+		{"capitalised key", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":8,"Method":"generate-ec-address"}`, 200, CodeInvalidRequest, "8", "method is missing"},
+		{"wrong version", "POST", "/v2", "application/json", `{"jsonrpc":"1.0","id":9,"method":"properties"}`, 200, CodeInvalidRequest, "9", `jsonrpc must be "2.0"`},
+		{"object id", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":{},"method":"properties"}`, 200, CodeInvalidRequest, "null", "id must be"},
+		{"string params", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":3,"method":"address","params":"EC..."}`, 200, CodeInvalidRequest, "3", "params must be"},
+		{"form content", "POST", "/v2", "application/x-www-form-urlencoded", `method=properties`, 415, CodeInvalidRequest, "null", "application/json"},
+		{"text content", "POST", "/v2", "text/plain", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 415, CodeInvalidRequest, "null", "application/json"},
+		{"oversized body", "POST", "/v2", "application/json", big, 413, CodeInvalidRequest, "null", "exceeds 4096 bytes"},
+		{"GET /v2", "GET", "/v2", "", ``, 405, CodeInvalidRequest, "null", "use POST"},
+		{"PUT /v2", "PUT", "/v2", "application/json", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 405, CodeInvalidRequest, "null", "use POST"},
+		{"other path", "POST", "/v1", "application/json", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 404, CodeInvalidRequest, "null", "POST /v2"},
+		{"root path", "GET", "/", "", ``, 404, CodeInvalidRequest, "null", "POST /v2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, tc.method, tp.URL+tc.path, tc.contentType, tc.body, nil)
+			if r.Status != tc.status || r.code() != tc.code {
+				t.Fatalf("got HTTP %d %s, want HTTP %d code %d", r.Status, r.Raw, tc.status, tc.code)
+			}
+			if string(r.ID) != tc.id {
+				t.Errorf("id %s, want %s", r.ID, tc.id)
+			}
+			if !strings.Contains(r.Error.Message, tc.message) {
+				t.Errorf("message %q does not say %q", r.Error.Message, tc.message)
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+	if r := do(t, "GET", tp.URL+"/v2", "", "", nil); r.Header.Get("Allow") != "POST" {
+		t.Errorf("405 without Allow: POST")
+	}
+	if n := tp.Upstream.n.Load(); n != 0 {
+		t.Errorf("walletd called %d times for malformed requests", n)
+	}
+	// The same proxy serves a well-formed request, also without a
+	// Content-Type (the proxy sets the one walletd requires).
+	r := do(t, "POST", tp.URL+"/v2", "", `{"jsonrpc":"2.0","id":"x","method":"properties"}`, nil)
+	if r.Error != nil || string(r.ID) != `"x"` {
+		t.Errorf("well-formed request: %s", r.Raw)
+	}
+}
+
+func TestBasicAuthIsPassedThroughToWalletd(t *testing.T) {
+	proc, url, err := startWalletd(t.TempDir(), "auth", "-rpc-user", "alice", "-rpc-password", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	tp := newTestProxy(t, Options{WalletdURL: url})
+
+	basic := func(user, pass string) http.Header {
+		req, _ := http.NewRequest("GET", "http://x", nil)
+		req.SetBasicAuth(user, pass)
+		return req.Header
+	}
+	for name, hdr := range map[string]http.Header{"no credentials": nil, "wrong password": basic("alice", "nope")} {
+		r := callWith(t, tp.URL, "properties", nil, hdr)
+		if r.Status != http.StatusUnauthorized || !strings.Contains(r.Raw, "401") {
+			t.Errorf("%s: got HTTP %d %q, want walletd's 401", name, r.Status, r.Raw)
+		}
+		if r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: walletd's WWW-Authenticate not passed back", name)
+		}
+	}
+	if r := callWith(t, tp.URL, "generate-ec-address", nil, basic("alice", "nope")); r.Status != http.StatusUnauthorized {
+		t.Errorf("write with a wrong password: HTTP %d %s, want 401", r.Status, r.Raw)
+	}
+	mustResult[map[string]any](t, callWith(t, tp.URL, "properties", nil, basic("alice", "s3cret")))
+	mustResult[address](t, callWith(t, tp.URL, "generate-ec-address", nil, basic("alice", "s3cret")))
+	for _, line := range tp.Logs.Lines() {
+		if strings.Contains(line, "s3cret") || strings.Contains(line, "YWxpY2U6czNjcmV0") {
+			t.Errorf("log line holds the credentials: %s", line)
+		}
+	}
+}
+
+// hangingWalletd accepts requests and never answers until the caller gives
+// up: a hung walletd, as fault injection.
+func hangingWalletd(t *testing.T) *httptest.Server {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body to its end lets net/http notice a closed
+		// connection and cancel r.Context().
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first
+	return srv
+}
+
+func TestAHungWalletdTimesOut(t *testing.T) {
+	srv := hangingWalletd(t)
+	var commits atomic.Int32
+	commit := commitFunc(func(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
+		commits.Add(1)
+		return nil
+	})
+	tp := newTestProxy(t, Options{WalletdURL: srv.URL, WalletdTimeout: 200 * time.Millisecond, RequestTimeout: 5 * time.Second, Committer: commit})
+
+	for _, method := range []string{"properties", "generate-ec-address", "generate-ec-address"} {
+		start := time.Now()
+		r := call(t, tp.URL, method, nil)
+		if r.Status != http.StatusGatewayTimeout || r.code() != CodeWalletd || r.Result != nil {
+			t.Fatalf("%s: got HTTP %d %s, want 504 with error %d", method, r.Status, r.Raw, CodeWalletd)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("%s took %s with a 200ms walletd timeout", method, took)
+		}
+	}
+	if commits.Load() != 0 {
+		t.Errorf("a write that timed out was committed")
+	}
+
+	// The request timeout bounds the walletd call too.
+	tp2 := newTestProxy(t, Options{WalletdURL: srv.URL, WalletdTimeout: time.Minute, RequestTimeout: 200 * time.Millisecond})
+	if r := call(t, tp2.URL, "all-addresses", nil); r.Status != http.StatusGatewayTimeout {
+		t.Errorf("request timeout: got HTTP %d %s, want 504", r.Status, r.Raw)
+	}
+}
+
+func TestAWriteQueuedBehindASlowCommitTimesOutWithoutReachingWalletd(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	commit := commitFunc(func(ctx context.Context, _ int64, _ string, _, _ json.RawMessage) error {
+		close(entered)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	tp := newTestProxy(t, Options{Committer: commit, RequestTimeout: 300 * time.Millisecond, CommitTimeout: 20 * time.Second})
+
+	first := make(chan rpcResponse, 1)
+	go func() { first <- call(t, tp.URL, "generate-ec-address", nil) }()
+	<-entered // the first write holds the lock, in its commit
+
+	r := call(t, tp.URL, "generate-factoid-address", nil)
+	if r.Status != http.StatusGatewayTimeout || !strings.Contains(r.Error.Message, "write lock") {
+		t.Fatalf("queued write: got HTTP %d %s, want 504 waiting for the write lock", r.Status, r.Raw)
+	}
+	if n := tp.Upstream.n.Load(); n != 1 {
+		t.Errorf("walletd called %d times, want only the first write", n)
+	}
+	// The commit outlives the first request's own timeout: walletd already
+	// made the change, so it still gets committed and acknowledged.
+	close(release)
+	if r := <-first; r.Error != nil {
+		t.Errorf("first write: %s", r.Raw)
+	}
+}
+
+func TestNoSecretReachesTheLog(t *testing.T) {
+	var failCommit atomic.Bool
+	commit := commitFunc(func(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
+		if failCommit.Load() {
+			return errInjected
+		}
+		return nil
+	})
+	tp := newTestProxy(t, Options{Committer: commit})
+
+	secrets := []string{}
+	ec := mustResult[address](t, call(t, tp.URL, "generate-ec-address", nil))
+	fct := mustResult[address](t, call(t, tp.URL, "generate-factoid-address", nil))
+	idk := mustResult[address](t, call(t, tp.URL, "generate-identity-key", nil))
+	secrets = append(secrets, ec.Secret, fct.Secret, idk.Secret)
+
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	imported, err := factom.MakeECAddress(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, imported.SecString())
+	mustResult[map[string]any](t, call(t, tp.URL, "import-addresses", map[string]any{"addresses": []map[string]string{{"secret": imported.SecString()}}}))
+
+	failCommit.Store(true)
+	failed := call(t, tp.URL, "generate-ec-address", nil)
+	if failed.code() != CodeNotCommitted {
+		t.Fatalf("injected commit failure: %s", failed.Raw)
+	}
+	failCommit.Store(false)
+	passphrase := "correct horse battery staple"
+	secrets = append(secrets, passphrase)
+	call(t, tp.URL, "unlock-wallet", map[string]any{"passphrase": passphrase, "timeout": 10})
+	call(t, tp.URL, "sign-data", map[string]string{"signer": ec.Public, "data": "aGVsbG8="})
+
+	backup := mustResult[struct {
+		Seed      string    `json:"wallet-seed"`
+		Addresses []address `json:"addresses"`
+		Keys      []address `json:"identity-keys"`
+	}](t, call(t, tp.URL, "wallet-backup", nil))
+	if backup.Seed == "" || len(backup.Addresses) == 0 {
+		t.Fatalf("wallet-backup returned no seed or addresses")
+	}
+	secrets = append(secrets, backup.Seed)
+	for _, a := range append(backup.Addresses, backup.Keys...) {
+		secrets = append(secrets, a.Secret)
+	}
+
+	lines := tp.Logs.Lines()
+	if len(lines) < 8 {
+		t.Fatalf("%d log lines, want one per request", len(lines))
+	}
+	for _, line := range lines {
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if fields["event"] != "proxy_request" {
+			t.Errorf("log line without event proxy_request: %s", line)
+		}
+		for _, key := range []string{"params", "result", "body"} {
+			if _, ok := fields[key]; ok {
+				t.Errorf("log line has %q: %s", key, line)
+			}
+		}
+		for _, s := range secrets {
+			if s != "" && strings.Contains(line, s) {
+				t.Errorf("log line holds a secret (%d chars): %s", len(s), line)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), `"outcome":"commit_failed"`) {
+		t.Errorf("the failed commit was not logged")
+	}
+}
+
+func TestMetricsCountRequestsByClassAndOutcome(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var synced atomic.Bool
+	tp := newTestProxy(t, Options{Registerer: reg, ReadGate: readGateFunc(synced.Load), Gate: followerGate("w-1")})
+	call(t, tp.URL, "properties", nil)
+	synced.Store(true)
+	call(t, tp.URL, "properties", nil)
+	call(t, tp.URL, "generate-ec-address", nil)
+	do(t, "POST", tp.URL+"/v2", "application/json", "[]", nil)
+
+	m := tp.Proxy.metrics
+	for _, c := range []struct {
+		class, outcome string
+		want           float64
+	}{
+		{"read", "not_in_sync", 1},
+		{"read", "ok", 1},
+		{"keystore", "not_leader", 1},
+		{"none", "bad_request", 1},
+	} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues(c.class, c.outcome)); got != c.want {
+			t.Errorf("requests{class=%s,outcome=%s} = %v, want %v", c.class, c.outcome, got, c.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.inFlight); got != 0 {
+		t.Errorf("in flight %v after all requests ended", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "factom_sidecar_proxy_request_duration_seconds"); err != nil || n != 3 {
+		t.Errorf("duration series: %d (%v), want 3 classes", n, err)
+	}
+	if _, err := New(Options{WalletdURL: walletdURL, Gate: leaderGate(1), Committer: commitFunc(commitNothing), ReadGate: readGateFunc(inSync), Registerer: reg}); err == nil {
+		t.Errorf("registering the metrics twice did not fail")
+	}
+}
+
+func TestNewChecksOptions(t *testing.T) {
+	base := Options{WalletdURL: "http://127.0.0.1:8089", Gate: leaderGate(1), Committer: commitFunc(commitNothing), ReadGate: readGateFunc(inSync)}
+	for name, mutate := range map[string]func(*Options){
+		"no scheme":    func(o *Options) { o.WalletdURL = "127.0.0.1:8089" },
+		"ftp":          func(o *Options) { o.WalletdURL = "ftp://127.0.0.1:8089" },
+		"no gate":      func(o *Options) { o.Gate = nil },
+		"no committer": func(o *Options) { o.Committer = nil },
+		"no read gate": func(o *Options) { o.ReadGate = nil },
+	} {
+		o := base
+		mutate(&o)
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: New accepted it", name)
+		}
+	}
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8089":     "http://127.0.0.1:8089/v2",
+		"http://127.0.0.1:8089/":    "http://127.0.0.1:8089/v2",
+		"http://127.0.0.1:8089/v2":  "http://127.0.0.1:8089/v2",
+		"https://walletd:8089/base": "https://walletd:8089/base/v2",
+	} {
+		o := base
+		o.WalletdURL = in
+		p, err := New(o)
+		if err != nil || p.target != want {
+			t.Errorf("WalletdURL %q: target %q (%v), want %q", in, p.target, err, want)
+		}
+	}
+}
+
+// TestMain's walletd must still be running: a crash (walletd is not safe
+// under parallel keystore writes) would show here.
+func TestWalletdSurvivedTheSuite(t *testing.T) {
+	mustResult[map[string]any](t, call(t, walletdURL, "properties", nil))
+}
