@@ -224,3 +224,17 @@ const (
 	MethodRemoveAddress          = "remove-address"
 	MethodRemoveIdentityKey      = "remove-identity-key"
 )
+
+// Address calls address: the key pair of one FCT or EC public address.
+func (c *Client) Address(ctx context.Context, public string) (Key, error) {
+	var k Key
+	err := c.call(ctx, "address", map[string]string{"address": public}, &k)
+	return k, err
+}
+
+// IdentityKey calls identity-key: the key pair of one idpub... key.
+func (c *Client) IdentityKey(ctx context.Context, public string) (Key, error) {
+	var k Key
+	err := c.call(ctx, "identity-key", map[string]string{"public": public}, &k)
+	return k, err
+}

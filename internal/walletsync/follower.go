@@ -27,12 +27,18 @@ func (r *Replicator) RunFollower(ctx context.Context) error {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	verify := time.NewTicker(r.cfg.VerifyPeriod)
+	defer verify.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.wake:
 		case <-retry.C:
+		case <-verify.C:
+			if r.verify(ctx) {
+				continue
+			}
 		}
 		r.latestMu.Lock()
 		sec, seen := r.latest, r.haveSeen
@@ -96,6 +102,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		return err
 	}
 	r.lastReject.Store("")
+	r.lastApplied = snap
 	r.applied.Store(snap.Generation)
 	r.metrics.appliedGeneration.Set(float64(snap.Generation))
 	if snap.Generation != prevApplied && !snap.CommittedAt.IsZero() {
@@ -133,4 +140,46 @@ func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
 	// Posted in the background: an unreachable API server must not hold
 	// up the reconciler (or a promotion waiting for it).
 	go r.events.warn(context.Background(), "KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
+}
+
+// verify spot-checks an in-sync follower's walletd: the newest derived key
+// of each kind (that was not removed) must still be there. It reports
+// whether all is well; if not, the view of walletd is dropped and the
+// caller reconciles (a full rebuild and replay).
+func (r *Replicator) verify(ctx context.Context) bool {
+	if role(r.role.Load()) != roleFollower {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if role(r.role.Load()) != roleFollower || r.local == nil || r.lastApplied == nil || !r.inSync.Load() {
+		return true
+	}
+	st := r.lastApplied.State
+	d, err := r.deriver(st.Seed)
+	if err != nil {
+		return true
+	}
+	for _, kind := range keystore.Kinds {
+		for i := int64(st.Next.Get(kind)) - 1; i >= 0; i-- {
+			k, err := d.Key(kind, uint32(i))
+			if err != nil || st.IsRemoved(k.Public) {
+				continue
+			}
+			if kind == keystore.ID {
+				_, err = r.cfg.Walletd.IdentityKey(ctx, k.Public)
+			} else {
+				_, err = r.cfg.Walletd.Address(ctx, k.Public)
+			}
+			if err != nil {
+				r.local = nil
+				r.setInSync(false, "walletd no longer holds the keystore: "+err.Error())
+				r.log.Warn().Str("event", "keystore_walletd_changed").Str("kind", string(kind)).Str("public", k.Public).Err(err).
+					Msg("walletd lost a replicated key (restarted on another wallet, or unreachable); replaying")
+				return false
+			}
+			break
+		}
+	}
+	return true
 }

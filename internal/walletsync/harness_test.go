@@ -92,6 +92,7 @@ func (s *secrets) check(t testing.TB, what, text string) {
 type walletProc struct {
 	proc   *testenv.Process
 	path   string
+	addr   string
 	rpc    *jsonrpc.Client
 	client *walletd.Client
 }
@@ -100,22 +101,30 @@ type walletProc struct {
 // with a random seed if it does not exist).
 func startWalletd(t testing.TB, path string) *walletProc {
 	t.Helper()
-	bin, err := testenv.Binary("test-walletd")
-	if err != nil {
-		t.Fatal(err)
-	}
 	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p, err := testenv.Start("walletd", bin, []string{"-addr", addr, "-wallet", path, "-factomd", "127.0.0.1:1"}, nil, path+".log")
+	rpc := jsonrpc.New("http://"+addr+"/v2", jsonrpc.Options{Timeout: 10 * time.Second})
+	w := &walletProc{path: path, addr: addr, rpc: rpc, client: walletd.New(rpc)}
+	w.start(t)
+	return w
+}
+
+// start runs walletd on w's address and wallet file and waits for it.
+func (w *walletProc) start(t testing.TB) {
+	t.Helper()
+	bin, err := testenv.Binary("test-walletd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testenv.Start("walletd", bin, []string{"-addr", w.addr, "-wallet", w.path, "-factomd", "127.0.0.1:1"}, nil, w.path+".log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop(5 * time.Second) })
-	rpc := jsonrpc.New("http://"+addr+"/v2", jsonrpc.Options{Timeout: 10 * time.Second})
-	w := &walletProc{proc: p, path: path, rpc: rpc, client: walletd.New(rpc)}
+	w.proc = p
 	err = testenv.Eventually(20*time.Second, 50*time.Millisecond, func() (bool, error) {
 		if p.Exited() {
 			return false, fmt.Errorf("walletd exited: %s", p.Logs())
@@ -126,7 +135,6 @@ func startWalletd(t testing.TB, path string) *walletProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
 }
 
 type replica struct {
@@ -175,6 +183,7 @@ func newReplica(t testing.TB, pod string, key *keystore.SealKey, w *walletProc) 
 		Registerer:   reg,
 		ResyncPeriod: 30 * time.Second,
 		RetryPeriod:  200 * time.Millisecond,
+		VerifyPeriod: 300 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

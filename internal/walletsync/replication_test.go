@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -483,6 +485,38 @@ func TestReplication(t *testing.T) {
 		}
 		if count < 5 {
 			t.Errorf("replication lag observed %d times", count)
+		}
+	})
+
+
+	t.Run("a follower whose walletd restarts on an emptied wallet is replayed", func(t *testing.T) {
+		f := followers[1]
+		gen := followers[0].r.AppliedGeneration()
+		seed, _ := keySet(t, f.w)
+		f.w.proc.Stop(5 * time.Second)
+		if err := os.Remove(f.w.path); err != nil {
+			t.Fatal(err)
+		}
+		if err := walletfile.Create(f.w.path, walletfile.Contents{Seed: seed}); err != nil {
+			t.Fatal(err)
+		}
+		f.w.start(t)
+		_, want := keySet(t, followers[0].w)
+		err := testenv.Eventually(60*time.Second, 50*time.Millisecond, func() (bool, error) {
+			if !f.r.InSync() || f.r.AppliedGeneration() != gen {
+				return false, errors.New(f.r.ReadyCheck()().Reason)
+			}
+			_, got := keySet(t, f.w)
+			if !slices.Equal(got, want) {
+				return false, fmt.Errorf("%d keys, want %d", len(got), len(want))
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(f.logs.String(), `"event":"keystore_walletd_changed"`) {
+			t.Error("no keystore_walletd_changed line")
 		}
 	})
 

@@ -48,6 +48,11 @@ type Config struct {
 	ResyncPeriod time.Duration
 	// RetryPeriod: how soon a failed reconcile is retried (default 2s).
 	RetryPeriod time.Duration
+	// VerifyPeriod: how often an in-sync follower spot-checks that its
+	// walletd still holds the newest keys (one lookup per kind), so a
+	// walletd restarted on an emptied wallet turns the replica unready
+	// and gets replayed without waiting for the resync (default 10s).
+	VerifyPeriod time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -78,6 +83,7 @@ type Replicator struct {
 	stale    bool            // leader: last write's outcome unknown, reload first
 	fenced   bool            // leader: the Secret has a newer term
 	local    *localView      // follower: what walletd holds
+	lastApplied *store.Snapshot // follower: last version applied to walletd
 	derivers map[walletd.Secret]*keystore.Deriver
 
 	role       atomic.Int32
@@ -108,6 +114,9 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	if cfg.RetryPeriod <= 0 {
 		cfg.RetryPeriod = 2 * time.Second
+	}
+	if cfg.VerifyPeriod <= 0 {
+		cfg.VerifyPeriod = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
