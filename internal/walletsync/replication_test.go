@@ -488,7 +488,6 @@ func TestReplication(t *testing.T) {
 		}
 	})
 
-
 	t.Run("a follower whose walletd restarts on an emptied wallet is replayed", func(t *testing.T) {
 		f := followers[1]
 		gen := followers[0].r.AppliedGeneration()

@@ -78,13 +78,13 @@ type Replicator struct {
 	events  *eventer
 
 	// mu serialises everything that writes to walletd or the Secret.
-	mu       sync.Mutex
-	snap     *store.Snapshot // leader: last committed version
-	stale    bool            // leader: last write's outcome unknown, reload first
-	fenced   bool            // leader: the Secret has a newer term
-	local    *localView      // follower: what walletd holds
+	mu          sync.Mutex
+	snap        *store.Snapshot // leader: last committed version
+	stale       bool            // leader: last write's outcome unknown, reload first
+	fenced      bool            // leader: the Secret has a newer term
+	local       *localView      // follower: what walletd holds
 	lastApplied *store.Snapshot // follower: last version applied to walletd
-	derivers map[walletd.Secret]*keystore.Deriver
+	derivers    map[walletd.Secret]*keystore.Deriver
 
 	role       atomic.Int32
 	leaderTerm atomic.Int64
