@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ type labeler struct {
 	timeout time.Duration
 	log     zerolog.Logger
 
+	applyMu sync.Mutex // one patch at a time, so flush waits for one in flight
 	mu      sync.Mutex
 	want    string
 	applied string
@@ -66,6 +68,8 @@ func (l *labeler) run(ctx context.Context) {
 
 // apply patches the label if it differs from what was last applied.
 func (l *labeler) apply(ctx context.Context) error {
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
 	l.mu.Lock()
 	want, applied := l.want, l.applied
 	l.mu.Unlock()
@@ -76,6 +80,9 @@ func (l *labeler) apply(ctx context.Context) error {
 	defer cancel()
 	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:%q}}}`, RoleLabel, want)
 	if _, err := l.cs.CoreV1().Pods(l.ns).Patch(ctx, l.pod, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "factom-sidecar"}); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
 		l.log.Warn().Str("event", "role_label_failed").Str("role", want).Err(err).Msg("could not label the pod; retrying")
 		return fmt.Errorf("label pod %s: %w", l.pod, err)
 	}

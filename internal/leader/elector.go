@@ -64,7 +64,6 @@ type Elector struct {
 
 	mu             sync.Mutex
 	cur            *termState // nil unless this replica holds a term
-	pending        acquisition
 	cancelRun      context.CancelFunc
 	lastRenewSent  time.Time
 	cooldownUntil  time.Time
@@ -314,8 +313,9 @@ func (e *Elector) noteRenew(sent time.Time) {
 	e.mu.Unlock()
 }
 
-// lead hands the acquired Lease to client-go's elector, which renews it
-// (and releases it on cancel), until the term ends or ctx ends.
+// lead runs one term. The term starts with this replica's own write of
+// the Lease: promotion begins at once, while client-go's elector takes over
+// renewing (and releasing on cancel) the Lease this replica now holds.
 func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	lock := &trackingLock{
 		Interface: &rl.LeaseLock{
@@ -340,10 +340,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 		Name:            e.cfg.LeaseName,
 		WatchDog:        e.healthz,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(leadCtx context.Context) {
-				startOnce.Do(func() { close(started) })
-				e.onStarted(leadCtx, lock)
-			},
+			OnStartedLeading: func(context.Context) { startOnce.Do(func() { close(started) }) },
 			OnStoppedLeading: e.onStopped,
 		},
 	})
@@ -352,10 +349,19 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 		e.log.Error().Str("event", "election_failed").Err(err).Msg("cannot build the elector")
 		return
 	}
+
+	tctx, cancelTerm := context.WithCancel(context.Background())
+	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm}
 	e.mu.Lock()
-	e.pending = acq
+	e.cur = st
 	e.cancelRun = cancelRun
+	e.lastLeaderTerm = acq.term
 	e.mu.Unlock()
+	e.m.term.Set(float64(acq.term))
+	e.log.Info().Str("event", "leader_elected").Int64("term", acq.term).Str("from", acq.from).Str("to", e.cfg.PodName).
+		Str("reason", acq.reason).Int64("tookMs", e.now().Sub(acq.trigger).Milliseconds()).Msg("acquired the lease; promoting")
+	go e.promote(st)
+
 	e.healthz.SetLeaderElection(le)
 	// A finished elector must not fail liveness with its stale record.
 	defer e.healthz.SetLeaderElection(nil)
@@ -365,46 +371,51 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 		le.Run(runCtx)
 	}()
 
-	// client-go acquires at once a Lease this replica already holds; if it
-	// does not (another replica took it meanwhile), go back to following.
+	// client-go takes at once a Lease this replica holds; if it does not
+	// (the Lease changed hands meanwhile), the term ends.
 	startTimer := time.NewTimer(e.cfg.RenewDeadline)
 	defer startTimer.Stop()
 	ctxDone := ctx.Done()
 	for {
 		select {
 		case <-done:
+			e.endTerm(st, "renewing stopped", false)
 			return
 		case <-started:
 			started = nil
 			startTimer.Stop()
+			if rec := lock.record(); int64(rec.LeaderTransitions) != st.term {
+				e.endTerm(st, fmt.Sprintf("lease term changed to %d", rec.LeaderTransitions), true)
+			}
 		case <-startTimer.C:
-			e.log.Warn().Str("event", "acquire_handoff_failed").Msg("could not start renewing the acquired lease; following again")
-			cancelRun()
+			e.endTerm(st, "could not start renewing the acquired lease", true)
 		case <-ctxDone:
 			ctxDone = nil
-			e.shutdown(cancelRun, done, lock)
+			e.shutdown(st, cancelRun, done, lock)
+			return
 		}
 	}
 }
 
 // shutdown steps down in the order that keeps writes safe: close the gate,
-// let writes in flight finish, and only then release the Lease.
-func (e *Elector) shutdown(cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
+// let writes in flight finish, and only then release the Lease. Label and
+// Event wait until the Lease is released, so the handover goes first.
+func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
 	e.mu.Lock()
 	e.shuttingDown = true
-	st := e.cur
 	e.mu.Unlock()
-	if st != nil {
-		e.endTerm(st, "shutting down", false)
-		waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
-		if err := e.gate.WaitIdle(waitCtx); err != nil {
-			e.log.Warn().Str("event", "writes_unfinished").Err(err).Msg("releasing the lease with writes still in flight")
-		}
-		cancel()
+	ended := e.endTermQuiet(st, "shutting down")
+	waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+	if err := e.gate.WaitIdle(waitCtx); err != nil {
+		e.log.Warn().Str("event", "writes_unfinished").Err(err).Msg("releasing the lease with writes still in flight")
 	}
+	cancel()
 	cancelRun()
 	<-done
-	if st != nil && lock.wasReleased() {
+	if ended {
+		e.announceEnd(st, "shutting down")
+	}
+	if lock.wasReleased() {
 		e.log.Info().Str("event", "lease_released").Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
 		e.events.emit(corev1.EventTypeNormal, "LeaseReleased", "released the walletd leader lease at the end of term %d", st.term)
 	}
@@ -422,29 +433,16 @@ func (e *Elector) onRenew(sent time.Time, rec rl.LeaderElectionRecord) {
 	e.gate.Extend(sent.Add(e.cfg.RenewDeadline))
 }
 
-// onStarted runs (in its own goroutine) once client-go holds the Lease:
-// promotion, then writes open, then label and Event.
-func (e *Elector) onStarted(leadCtx context.Context, lock *trackingLock) {
-	term := int64(lock.record().LeaderTransitions)
-	tctx, cancel := context.WithCancel(leadCtx)
-	e.mu.Lock()
-	acq := e.pending
-	if e.shuttingDown || e.cur != nil {
-		e.mu.Unlock()
-		cancel()
-		return
-	}
-	st := &termState{term: term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancel}
-	e.cur = st
-	e.lastLeaderTerm = term
-	e.mu.Unlock()
-	e.m.term.Set(float64(term))
-	e.log.Info().Str("event", "leader_elected").Int64("term", term).Str("from", acq.from).Str("to", e.cfg.PodName).
-		Str("reason", acq.reason).Int64("tookMs", e.now().Sub(acq.trigger).Milliseconds()).Msg("acquired the lease; promoting")
-
+// promote runs the promotion hook, then opens writes, then labels the pod
+// and records the Event.
+func (e *Elector) promote(st *termState) {
+	term := st.term
 	if e.hooks.OnPromote != nil {
-		if err := e.hooks.OnPromote(tctx, term); err != nil {
-			e.log.Error().Str("event", "promotion_failed").Int64("term", term).Str("from", acq.from).Str("to", e.cfg.PodName).Err(err).Msg("promotion failed; giving up the lease")
+		if err := e.hooks.OnPromote(st.ctx, term); err != nil {
+			if st.ctx.Err() != nil {
+				return // the term ended meanwhile; endTerm reported it
+			}
+			e.log.Error().Str("event", "promotion_failed").Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).Err(err).Msg("promotion failed; giving up the lease")
 			e.events.emit(corev1.EventTypeWarning, "PromotionFailed", "promotion for term %d failed, lease given up: %v", term, err)
 			// Let another replica try first.
 			e.mu.Lock()
@@ -456,7 +454,7 @@ func (e *Elector) onStarted(leadCtx context.Context, lock *trackingLock) {
 	}
 
 	e.mu.Lock()
-	if e.cur != st || st.ended || tctx.Err() != nil {
+	if e.cur != st || st.ended {
 		e.mu.Unlock()
 		return
 	}
@@ -471,14 +469,14 @@ func (e *Elector) onStarted(leadCtx context.Context, lock *trackingLock) {
 	st.writable = true
 	e.mu.Unlock()
 
-	took := e.now().Sub(acq.trigger)
+	took := e.now().Sub(st.trigger)
 	e.m.isLeader.Set(1)
 	e.m.timeToWritable.Observe(took.Seconds())
-	e.log.Info().Str("event", "failover_complete").Int64("term", term).Str("from", acq.from).Str("to", e.cfg.PodName).
-		Str("reason", acq.reason).Int64("tookMs", took.Milliseconds()).Msg("writable leader")
+	e.log.Info().Str("event", "failover_complete").Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).
+		Str("reason", st.reason).Int64("tookMs", took.Milliseconds()).Msg("writable leader")
 	e.labels.set(RoleLeader)
 	e.events.emit(corev1.EventTypeNormal, "LeaderElected", "became the writable walletd leader with term %d (previous holder %q, %s; writable %dms later)",
-		term, acq.from, acq.reason, took.Milliseconds())
+		term, st.from, st.reason, took.Milliseconds())
 }
 
 func (e *Elector) onStopped() {
@@ -519,20 +517,36 @@ func (e *Elector) onLeaseChange(old, cur leaseView) {
 }
 
 // endTerm ends a term once: writes close first, then promotion is
-// cancelled, hooks run, and label and Event follow. stopRenewing also
+// cancelled and hooks run, then label and Event follow. stopRenewing also
 // stops client-go's elector (which then releases the Lease if still held).
 func (e *Elector) endTerm(st *termState, reason string, stopRenewing bool) {
+	if !e.endTermQuiet(st, reason) {
+		return
+	}
+	e.announceEnd(st, reason)
+	if stopRenewing {
+		e.mu.Lock()
+		cancelRun := e.cancelRun
+		e.mu.Unlock()
+		if cancelRun != nil {
+			cancelRun()
+		}
+	}
+}
+
+// endTermQuiet closes writes, cancels the promotion and runs OnDemote; it
+// reports false if the term had already ended.
+func (e *Elector) endTermQuiet(st *termState, reason string) bool {
 	e.mu.Lock()
 	if st.ended {
 		e.mu.Unlock()
-		return
+		return false
 	}
 	st.ended = true
 	wasWritable := e.gate.Close()
 	if e.cur == st {
 		e.cur = nil
 	}
-	cancelRun := e.cancelRun
 	e.mu.Unlock()
 
 	st.cancel()
@@ -546,11 +560,13 @@ func (e *Elector) endTerm(st *termState, reason string, stopRenewing bool) {
 	}
 	e.log.Warn().Str("event", "leader_lost").Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).
 		Str("reason", reason).Bool("wasWritable", wasWritable).Msg("writes closed; no longer the leader")
+	return true
+}
+
+// announceEnd labels the pod follower and records the Event.
+func (e *Elector) announceEnd(st *termState, reason string) {
 	e.labels.set(RoleFollower)
 	e.events.emit(corev1.EventTypeNormal, "LeaderLost", "term %d ended: %s", st.term, reason)
-	if stopRenewing && cancelRun != nil {
-		cancelRun()
-	}
 }
 
 // Status is this replica's view of the election.

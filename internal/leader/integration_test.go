@@ -105,73 +105,27 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// replica is one walletd pod played by local processes: test-walletd and
-// the sidecar next to it.
+// replica is one walletd pod (walletd-init, test-walletd and the sidecar
+// as local processes, from testenv's cluster harness).
 type replica struct {
-	t          *testing.T
-	name       string
-	listen     string
-	walletd    *testenv.Process
-	walletdURL string
-	sidecar    *testenv.Process
-	starts     int
+	t       *testing.T
+	pod     *testenv.WalletPod
+	name    string
+	listen  string
+	sidecar *testenv.Process
 }
 
-func newReplica(t *testing.T, name string) *replica {
-	t.Helper()
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{t: t, name: name}
-	walletdAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	r.walletd, err = testenv.Start(name+"-walletd", env.walletdBin,
-		[]string{"-addr", walletdAddr, "-wallet", filepath.Join(t.TempDir(), "wallet.db")}, nil,
-		filepath.Join(t.TempDir(), "walletd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.walletd.Stop(5 * time.Second) })
-	r.walletdURL = "http://" + walletdAddr
-	r.start(r.walletdURL)
-	return r
-}
+func (r *replica) sync() { r.listen, r.sidecar = r.pod.Listen, r.pod.Sidecar }
 
-func (r *replica) start(walletdURL string) {
-	r.t.Helper()
-	port, err := testenv.FreePort()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.listen = fmt.Sprintf("127.0.0.1:%d", port)
-	r.starts++
-	logPath := filepath.Join(env.dir, fmt.Sprintf("%s-%s-%d.log", strings.ReplaceAll(r.t.Name(), "/", "_"), r.name, r.starts))
-	p, err := testenv.Start(r.name, env.sidecarBin, []string{"walletd",
-		"--listen", r.listen,
-		"--walletd-url", walletdURL,
-		"--proxy-listen", "127.0.0.1:0",
-		"--kubeconfig", env.kubeconfig,
-		"--namespace", ns,
-		"--pod-name", r.name,
-		"--lease-duration", testLease.String(),
-		"--renew-deadline", testRenew.String(),
-		"--retry-period", testRetry.String(),
-	}, nil, logPath)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.sidecar = p
-	r.t.Cleanup(func() {
-		p.Stop(15 * time.Second)
-		if r.t.Failed() {
-			r.t.Logf("--- %s sidecar log (start %d):\n%s", r.name, r.starts, tailLines(p.Logs(), 40))
-		}
-	})
-}
-
+// restart starts the sidecar again, as the kubelet restarts a container.
 func (r *replica) restart() {
 	r.t.Helper()
-	r.start(r.walletdURL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.pod.StartSidecar(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	r.sync()
 }
 
 // leaderAnswer is GET /leader.
@@ -231,18 +185,43 @@ type cluster struct {
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	resetLease(t)
-	c := &cluster{t: t}
-	for i := range 3 {
-		c.replicas = append(c.replicas, newReplica(t, fmt.Sprintf("factom-wallet-%d", i)))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tc, err := testenv.StartCluster(ctx, env.kube, testenv.ClusterOptions{
+		Dir: t.TempDir(), Sidecar: env.sidecarBin,
+		LeaseDuration: testLease, RenewDeadline: testRenew, RetryPeriod: testRetry,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	c := &cluster{t: t}
+	for _, p := range tc.Pods {
+		r := &replica{t: t, pod: p, name: p.Name}
+		r.sync()
+		c.replicas = append(c.replicas, r)
+	}
+	t.Cleanup(func() {
+		tc.Stop()
+		if t.Failed() {
+			for _, p := range tc.Pods {
+				t.Logf("--- %s sidecar log (tail):\n%s", p.Name, tailLines(p.Sidecar.Logs(), 40))
+			}
+		}
+		resetLease(t)
+	})
 	return c
 }
 
-// resetLease deletes the Lease a previous test left behind.
+// resetLease deletes the Lease and the keystore Secret a previous test
+// left behind.
 func resetLease(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := env.admin.CoordinationV1().Leases(ns).Delete(ctx, leaseName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	err = env.admin.CoreV1().Secrets(ns).Delete(ctx, "factom-wallet-keystore", metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
@@ -405,14 +384,13 @@ func TestElectionAndFailover(t *testing.T) {
 			if s.Writable || s.Role != leader.RoleFollower || s.Holder != lead.name {
 				t.Fatalf("%s status %+v, want a follower that sees %s", r.name, s, lead.name)
 			}
-			if code := r.probe("/readyz"); code != http.StatusOK {
-				t.Fatalf("%s /readyz = %d with a running walletd", r.name, code)
-			}
-			if code := r.probe("/livez"); code != http.StatusOK {
-				t.Fatalf("%s /livez = %d", r.name, code)
-			}
-			if code := r.probe("/startupz"); code != http.StatusOK {
-				t.Fatalf("%s /startupz = %d", r.name, code)
+			for _, path := range []string{"/startupz", "/livez", "/readyz"} {
+				if err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
+					code := r.probe(path)
+					return code == http.StatusOK, fmt.Errorf("%s %s = %d with a running walletd", r.name, path, code)
+				}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	})
