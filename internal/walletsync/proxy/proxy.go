@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
+
+// TermHeader is the response header that carries the term a keystore write
+// was committed under. It is set only on a write that walletd did and the
+// replicated store committed: its presence means the write is acknowledged.
+const TermHeader = "X-Factom-Term"
 
 // Gate says whether this replica may write, and under which term.
 type Gate interface {
@@ -344,6 +350,14 @@ func (p *Proxy) write(ctx context.Context, r *http.Request, req request, c Class
 		}
 	}
 	out.level = zerolog.InfoLevel
+	if c.Committed() {
+		// The fencing token the write was committed under: clients (and the
+		// fault-injection suite's history) can tell which term acknowledged it.
+		if up.reply.header == nil {
+			up.reply.header = http.Header{}
+		}
+		up.reply.header.Set(TermHeader, strconv.FormatInt(term, 10))
+	}
 	return up.reply, out
 }
 
