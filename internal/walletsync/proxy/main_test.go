@@ -35,6 +35,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	factomd := noFactomd()
+	defer factomd.Close()
+	factomdAddr = factomd.Listener.Addr().String()
 	proc, url, err := startWalletd(dir, "shared")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -42,7 +45,26 @@ func runTests(m *testing.M) int {
 	}
 	defer proc.Stop(5 * time.Second)
 	walletdURL = url
-	return m.Run()
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "walletd output:\n%s\n", proc.Logs())
+	}
+	return code
+}
+
+// factomdAddr is where the walletds look for factomd.
+var factomdAddr string
+
+// noFactomd answers every factomd call at once with an error. walletd asks
+// factomd for the EC rate in new-transaction; a port this process owns
+// cannot be taken over by another program's factomd (one stopped with
+// SIGSTOP would hang walletd).
+func noFactomd() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no factomd in this test"}}`)
+	}))
 }
 
 // startWalletd starts bin/test-walletd on a free port with a new wallet in
@@ -56,14 +78,10 @@ func startWalletd(dir, name string, extra ...string) (*testenv.Process, string, 
 	if err != nil {
 		return nil, "", err
 	}
-	noFactomd, err := testenv.FreePort() // nothing listens there: no factomd needed
-	if err != nil {
-		return nil, "", err
-	}
 	args := append([]string{
 		"-addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"-wallet", filepath.Join(dir, name+".db"),
-		"-factomd", fmt.Sprintf("127.0.0.1:%d", noFactomd),
+		"-factomd", factomdAddr,
 	}, extra...)
 	proc, err := testenv.Start("walletd-"+name, bin, args, nil, filepath.Join(dir, name+".log"))
 	if err != nil {

@@ -392,7 +392,11 @@ func TestAWriteQueuedBehindASlowCommitTimesOutWithoutReachingWalletd(t *testing.
 
 	first := make(chan rpcResponse, 1)
 	go func() { first <- call(t, tp.URL, "generate-ec-address", nil) }()
-	<-entered // the first write holds the lock, in its commit
+	select { // the first write holds the lock, in its commit
+	case <-entered:
+	case r := <-first:
+		t.Fatalf("first write ended before its commit: %s", r.Raw)
+	}
 
 	r := call(t, tp.URL, "generate-factoid-address", nil)
 	if r.Status != http.StatusGatewayTimeout || !strings.Contains(r.Error.Message, "write lock") {
