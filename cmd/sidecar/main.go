@@ -59,8 +59,8 @@ var modes = map[string]struct {
 	summary string
 	new     func() mode
 }{
-	"factomd": {"run next to factomd: readiness, liveness and startup from block-height lag", func() mode { return &factomdMode{} }},
-	"walletd": {"run next to factom-walletd: leader election, write-gating proxy, keystore replication", func() mode { return &walletdMode{} }},
+	"factomd":      {"run next to factomd: readiness, liveness and startup from block-height lag", func() mode { return &factomdMode{} }},
+	"walletd":      {"run next to factom-walletd: leader election, write-gating proxy, keystore replication", func() mode { return &walletdMode{} }},
 	"walletd-init": {"init container: create walletd's wallet file from the replicated keystore (one-shot)", func() mode { return &walletdInitMode{} }},
 }
 

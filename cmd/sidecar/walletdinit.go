@@ -114,12 +114,3 @@ func walletdInitKubeConfig(kubeconfig string) (*rest.Config, error) {
 	cfg.Timeout = 15 * time.Second
 	return cfg, nil
 }
-
-// Registered here rather than in main.go's literal so the mode lives in
-// one file; init runs after the modes map is initialised.
-func init() {
-	modes["walletd-init"] = struct {
-		summary string
-		new     func() mode
-	}{"init container: create walletd's wallet file from the replicated keystore (one-shot)", func() mode { return &walletdInitMode{} }}
-}
