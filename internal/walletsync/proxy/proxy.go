@@ -191,10 +191,11 @@ type reply struct {
 
 // outcome is what a request came to, for the log line and the metrics.
 type outcome struct {
-	name  string
-	term  int64 // 0 when no write was admitted
-	err   error // internal cause, logged; never sent to the client
-	level zerolog.Level
+	name     string
+	term     int64
+	admitted bool  // a write was admitted under term (term 0 is a real term)
+	err      error // internal cause, logged; never sent to the client
+	level    zerolog.Level
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +227,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Str("outcome", out.name).
 		Int("status", rep.status).
 		Float64("durationMs", float64(elapsed.Microseconds())/1000)
-	if out.term != 0 {
+	if out.admitted {
 		ev = ev.Int64("term", out.term)
 	}
 	if out.err != nil {
@@ -336,7 +337,7 @@ func (p *Proxy) write(ctx context.Context, r *http.Request, req request, c Class
 	defer wcancel()
 
 	up, out := p.call(wctx, r, req)
-	out.term = term
+	out.term, out.admitted = term, true
 	if out.name != outcomeOK {
 		return up.reply, out
 	}
@@ -346,7 +347,7 @@ func (p *Proxy) write(ctx context.Context, r *http.Request, req request, c Class
 		ccancel()
 		if err != nil {
 			return errorReply(http.StatusOK, req.ID, &rpcError{Code: CodeNotCommitted, Message: "write not committed: walletd's change could not be replicated, so it is not acknowledged; retry the request"}),
-				outcome{name: outcomeNotCommitted, term: term, err: fmt.Errorf("commit: %w", err), level: zerolog.ErrorLevel}
+				outcome{name: outcomeNotCommitted, term: term, admitted: true, err: fmt.Errorf("commit: %w", err), level: zerolog.ErrorLevel}
 		}
 	}
 	out.level = zerolog.InfoLevel

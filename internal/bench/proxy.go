@@ -1,0 +1,292 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/server"
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
+)
+
+// ProxyOptions sizes the write-gating proxy benchmark.
+type ProxyOptions struct {
+	// Reads is how many reads go to walletd directly and as many through
+	// the proxy (default 2,000 each).
+	Reads int
+	// ReadMethod is the read measured (default "properties").
+	ReadMethod string
+	// Writes is how many generate-ec-address go direct and as many through
+	// the proxy (default 200 each; each is a walletd disk sync).
+	Writes int
+	// Dir holds walletd's files (default a temporary directory, removed after).
+	Dir string
+	// Progress gets one line per phase (optional).
+	Progress func(string)
+}
+
+// ProxyLatency summarises one series of sequential calls.
+type ProxyLatency struct {
+	P50, P99, Max time.Duration
+}
+
+// ProxyResults holds the measured figures. Direct and proxied calls are
+// interleaved one by one in the same run, so both see the same machine load.
+type ProxyResults struct {
+	Reads      int
+	ReadMethod string
+	ReadDirect ProxyLatency
+	ReadProxy  ProxyLatency
+	// ReadOverhead is proxied minus direct, per percentile.
+	ReadOverheadP50, ReadOverheadP99 time.Duration
+
+	Writes      int
+	WriteDirect ProxyLatency
+	// WriteProxy: the gate, the write lock, walletd and a Committer that
+	// does nothing (the replicated store's commit adds its own cost).
+	WriteProxy                         ProxyLatency
+	WriteOverheadP50, WriteOverheadP99 time.Duration
+}
+
+func (o *ProxyOptions) defaults() {
+	if o.Reads <= 0 {
+		o.Reads = 2000
+	}
+	if o.ReadMethod == "" {
+		o.ReadMethod = "properties"
+	}
+	if o.Writes <= 0 {
+		o.Writes = 200
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+}
+
+// Fakes for the proxy's collaborators: this replica is the leader, in sync,
+// and commits cost nothing.
+type benchGate struct{}
+
+func (benchGate) BeginWrite(context.Context) (int64, func(), error) { return 1, func() {}, nil }
+
+type benchCommitter struct{}
+
+func (benchCommitter) Commit(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
+	return nil
+}
+
+type benchInSync struct{}
+
+func (benchInSync) InSync() bool { return true }
+
+// MeasureProxy starts a real walletd (bin/test-walletd) and the proxy in
+// front of it, and measures reads and writes direct and through the proxy.
+func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) {
+	opts.defaults()
+	res := ProxyResults{Reads: opts.Reads, ReadMethod: opts.ReadMethod, Writes: opts.Writes}
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "bench-proxy-")
+		if err != nil {
+			return res, fmt.Errorf("proxy bench: %w", err)
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+
+	// walletd asks factomd for the EC rate on some calls; a port this
+	// process owns answers at once.
+	factomd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no factomd in this benchmark"}}`)
+	}))
+	defer factomd.Close()
+
+	bin, err := testenv.Binary("test-walletd")
+	if err != nil {
+		return res, fmt.Errorf("proxy bench: %w", err)
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		return res, fmt.Errorf("proxy bench: %w", err)
+	}
+	walletdURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	proc, err := testenv.Start("walletd", bin, []string{
+		"-addr", fmt.Sprintf("127.0.0.1:%d", port),
+		"-wallet", filepath.Join(dir, "bench.db"),
+		"-factomd", factomd.Listener.Addr().String(),
+	}, nil, filepath.Join(dir, "walletd.log"))
+	if err != nil {
+		return res, fmt.Errorf("proxy bench: %w", err)
+	}
+	defer proc.Stop(5 * time.Second)
+
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, DisableCompression: true},
+	}
+	direct := walletdURL + "/v2"
+	err = testenv.Eventually(20*time.Second, 20*time.Millisecond, func() (bool, error) {
+		if proc.Exited() {
+			return false, errors.New("walletd exited: " + lastProxyLines(proc.Logs(), 5))
+		}
+		return benchCall(ctx, client, direct, "properties") == nil, nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("proxy bench: walletd: %w", err)
+	}
+
+	p, err := proxy.New(proxy.Options{
+		WalletdURL: walletdURL,
+		Gate:       benchGate{},
+		Committer:  benchCommitter{},
+		ReadGate:   benchInSync{},
+		Log:        zerolog.Nop(),
+	})
+	if err != nil {
+		return res, fmt.Errorf("proxy bench: %w", err)
+	}
+	l, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		return res, fmt.Errorf("proxy bench: %w", err)
+	}
+	srvCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		served <- server.Serve(srvCtx, server.New(p, p.MaxRequestDuration()+5*time.Second), l, 5*time.Second)
+	}()
+	defer func() { stop(); <-served }()
+	proxied := "http://" + l.Addr().String() + "/v2"
+
+	// Warm both paths (connections, walletd's caches) before measuring.
+	for range 50 {
+		if err := benchCall(ctx, client, direct, opts.ReadMethod); err != nil {
+			return res, fmt.Errorf("proxy bench: warm-up direct: %w", err)
+		}
+		if err := benchCall(ctx, client, proxied, opts.ReadMethod); err != nil {
+			return res, fmt.Errorf("proxy bench: warm-up proxied: %w", err)
+		}
+	}
+
+	opts.Progress(fmt.Sprintf("proxy: %d %s direct and through the proxy, interleaved", opts.Reads, opts.ReadMethod))
+	d, pr, err := interleave(ctx, client, direct, proxied, opts.ReadMethod, opts.Reads)
+	if err != nil {
+		return res, err
+	}
+	res.ReadDirect, res.ReadProxy = proxyLatency(d), proxyLatency(pr)
+	res.ReadOverheadP50 = res.ReadProxy.P50 - res.ReadDirect.P50
+	res.ReadOverheadP99 = res.ReadProxy.P99 - res.ReadDirect.P99
+
+	opts.Progress(fmt.Sprintf("proxy: %d generate-ec-address direct and through the proxy, interleaved", opts.Writes))
+	d, pr, err = interleave(ctx, client, direct, proxied, "generate-ec-address", opts.Writes)
+	if err != nil {
+		return res, err
+	}
+	res.WriteDirect, res.WriteProxy = proxyLatency(d), proxyLatency(pr)
+	res.WriteOverheadP50 = res.WriteProxy.P50 - res.WriteDirect.P50
+	res.WriteOverheadP99 = res.WriteProxy.P99 - res.WriteDirect.P99
+	return res, nil
+}
+
+// interleave calls method n times on each URL, alternating which goes
+// first, and returns both series of latencies.
+func interleave(ctx context.Context, c *http.Client, direct, proxied, method string, n int) ([]time.Duration, []time.Duration, error) {
+	d := make([]time.Duration, 0, n)
+	p := make([]time.Duration, 0, n)
+	timed := func(url string, into *[]time.Duration) error {
+		start := time.Now()
+		if err := benchCall(ctx, c, url, method); err != nil {
+			return fmt.Errorf("proxy bench: %s %s: %w", method, url, err)
+		}
+		*into = append(*into, time.Since(start))
+		return nil
+	}
+	timedDirect := func() error { return timed(direct, &d) }
+	timedProxied := func() error { return timed(proxied, &p) }
+	for i := range n {
+		a, b := timedDirect, timedProxied
+		if i%2 == 1 {
+			a, b = b, a
+		}
+		if err := a(); err != nil {
+			return nil, nil, err
+		}
+		if err := b(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return d, p, nil
+}
+
+// benchCall makes one JSON-RPC call and checks that it returned a result.
+func benchCall(ctx context.Context, c *http.Client, url, method string) error {
+	body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(raw, []byte(`"result"`)) {
+		return fmt.Errorf("HTTP %d, no result", resp.StatusCode)
+	}
+	return nil
+}
+
+func proxyLatency(s []time.Duration) ProxyLatency {
+	sorted := append([]time.Duration(nil), s...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	rank := func(p float64) time.Duration {
+		if len(sorted) == 0 {
+			return 0
+		}
+		i := int(p*float64(len(sorted)) + 0.5)
+		if i >= len(sorted) {
+			i = len(sorted) - 1
+		}
+		return sorted[i]
+	}
+	return ProxyLatency{P50: rank(0.50), P99: rank(0.99), Max: rank(1)}
+}
+
+func lastProxyLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// Markdown renders the figures as the table in docs/BENCHMARKS.md.
+func (r ProxyResults) Markdown() string {
+	f := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "| figure | goal | direct p50 / p99 | proxy p50 / p99 | overhead p50 / p99 |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| read `%s` (%d each, sequential) | overhead ≤ 1 ms p99 | %s / %s | %s / %s | %s / %s |\n",
+		r.ReadMethod, r.Reads, f(r.ReadDirect.P50), f(r.ReadDirect.P99), f(r.ReadProxy.P50), f(r.ReadProxy.P99), f(r.ReadOverheadP50), f(r.ReadOverheadP99))
+	fmt.Fprintf(&b, "| write `generate-ec-address` (%d each, no-op commit) | proxy ≤ direct + 50 ms p99 | %s / %s | %s / %s | %s / %s |\n",
+		r.Writes, f(r.WriteDirect.P50), f(r.WriteDirect.P99), f(r.WriteProxy.P50), f(r.WriteProxy.P99), f(r.WriteOverheadP50), f(r.WriteOverheadP99))
+	return b.String()
+}
