@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/health"
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
@@ -30,11 +31,13 @@ import (
 type walletdMode struct {
 	election    leader.Config
 	keystore    walletsync.Flags
+	factomd     health.Config
 	walletdURL  string
 	proxyListen string
 
 	rt            *runtime
 	health        *walletdhealth.Poller
+	factomdHealth *health.Monitor
 	elector       *leader.Elector
 	replicator    *walletsync.Replicator
 	proxy         *proxy.Proxy
@@ -44,6 +47,11 @@ type walletdMode struct {
 func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
 	m.election.RegisterFlags(fs)
 	m.keystore.Register(fs)
+	// The factomd walletd uses (usually the factom-bridge Service): watched
+	// and reported in /status, not part of walletd's readiness — keystore
+	// operations do not need factomd.
+	m.factomd = health.DefaultConfig()
+	m.factomd.RegisterFactomdFlags(fs)
 	fs.StringVar(&m.walletdURL, "walletd-url", "http://127.0.0.1:8089", "walletd's JSON-RPC base URL (/v2 is appended)")
 	fs.StringVar(&m.proxyListen, "proxy-listen", ":8189", "address of the write-gating JSON-RPC proxy clients use instead of walletd")
 }
@@ -62,13 +70,20 @@ func (m *walletdMode) Validate() error {
 	if err := m.keystore.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.factomd.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
 func (m *walletdMode) Setup(rt *runtime) error {
 	m.rt = rt
+	var err error
 	rpcURL := walletdRPCURL(m.walletdURL)
 	m.health = walletdhealth.NewForURL(rpcURL, walletdhealth.Options{}, rt.Log)
+	if m.factomdHealth, err = health.New(m.factomd, rt.Log.With().Str("target", "factomd").Logger(), rt.Registry, nil); err != nil {
+		return err
+	}
 
 	restCfg, err := m.election.RESTConfig()
 	if err != nil {
@@ -129,6 +144,7 @@ func (m *walletdMode) status(w http.ResponseWriter, r *http.Request) {
 		"election": m.elector.Status(),
 		"keystore": m.replicator.Status(),
 		"walletd":  ready,
+		"factomd":  m.factomdHealth.Status(),
 	})
 }
 
@@ -139,6 +155,7 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { m.health.Run(bg) })
+	wg.Go(func() { _ = m.factomdHealth.Run(bg) })
 	wg.Go(func() { _ = m.replicator.RunFollower(bg) })
 	proxySrv := server.New(m.proxy, m.proxy.MaxRequestDuration()+5*time.Second)
 	proxyErr := make(chan error, 1)

@@ -207,6 +207,9 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		"--retry-period", c.Opts.RetryPeriod.String(),
 		"--log-format", "json",
 	}
+	if c.Opts.Factomd != "" {
+		args = append(args, "--factomd-url", "http://"+c.Opts.Factomd)
+	}
 	args = append(args, c.Opts.ExtraArgs...)
 	proc, err := Start(p.Name+"-sidecar", c.Opts.Sidecar, args, nil, filepath.Join(p.Dir, "sidecar.log"))
 	if err != nil {
