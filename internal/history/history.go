@@ -1,11 +1,13 @@
 // Package history records what clients did to the replicated walletd during
 // a fault-injection run and checks it: no acknowledged key lost, no key
-// acknowledged twice, one writer per term and terms ordered in real time.
+// acknowledged twice, one writer per term and terms ordered in real time,
+// and the keystore writes linearizable (checked with porcupine).
 package history
 
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -36,10 +38,21 @@ type Op struct {
 	// Acked is true when the client received a result (not an error): the
 	// write is promised to survive.
 	Acked bool
-	Key   string
-	// Term is the term the replica acknowledged the write under.
-	Term int64
-	Err  string
+	// Refused is true for a failure that certainly changed nothing: the
+	// request never reached walletd (connection refused, "not the leader")
+	// or walletd itself rejected it. Any other failure (a timeout, a write
+	// walletd did but the store did not commit) is indeterminate: the write
+	// may or may not have taken effect.
+	Refused bool
+	// Key is the public key the write concerns; for a failed Generate it is
+	// unknown and empty.
+	Key string
+	// Term is the term the replica acknowledged the write under (the
+	// X-Factom-Term header). Terms start at 0, so whether the term is known
+	// is said by TermKnown, not by the value.
+	Term      int64
+	TermKnown bool
+	Err       string
 }
 
 // Recorder collects operations from concurrent clients.
@@ -66,7 +79,8 @@ func (r *Recorder) Ops() []Op {
 	return out
 }
 
-// Final is one replica's keystore at the end of a run.
+// Final is one replica's keystore at the end of a run, read from its walletd
+// after every fault was healed and every replica reported itself in sync.
 type Final struct {
 	Replica string
 	Seed    string
@@ -81,10 +95,26 @@ type Violation struct {
 
 func (v Violation) String() string { return v.Rule + ": " + v.Detail }
 
+// The rules Check reports.
+const (
+	RuleLost            = "acknowledged key lost"
+	RuleTwice           = "key acknowledged twice"
+	RuleNoTerm          = "write without a term"
+	RuleTwoWriters      = "two writers in one term"
+	RuleTermsOverlap    = "terms overlap"
+	RuleSeeds           = "seeds differ"
+	RuleDiverged        = "final keystores differ"
+	RuleNotLinearizable = "not linearizable"
+)
+
 // Summary counts what a run did.
 type Summary struct {
 	Ops, Acked, Failed int
-	Terms              int
+	// Indeterminate counts failed writes that may have taken effect.
+	Indeterminate int
+	Terms         int
+	// Keys is the number of keys the linearizability check covered.
+	Keys int
 }
 
 // Check verifies the history against the final keystores of every replica.
@@ -93,30 +123,37 @@ func Check(ops []Op, finals []Final) ([]Violation, Summary) {
 	var sum Summary
 	sum.Ops = len(ops)
 
-	// Keys acknowledged as present at the end: generated or imported, and
-	// not removed by a later acknowledged removal.
-	present := map[string]Op{}
+	// A key an indeterminate removal may have taken away is not required
+	// at the end; the linearizability check still requires every replica to
+	// agree on it.
+	maybeRemoved := map[string]bool{}
 	generatedBy := map[string]Op{}
 	for _, op := range ops {
 		if !op.Acked {
 			sum.Failed++
+			if !op.Refused {
+				sum.Indeterminate++
+				if op.Kind == Remove {
+					maybeRemoved[op.Key] = true
+				}
+			}
 			continue
 		}
 		sum.Acked++
-		switch op.Kind {
-		case Generate:
+		if op.Kind == Generate {
 			if prev, dup := generatedBy[op.Key]; dup {
-				v = append(v, Violation{"key acknowledged twice", fmt.Sprintf("%s returned by op %d (%s, term %d) and op %d (%s, term %d)",
-					short(op.Key), prev.ID, prev.Replica, prev.Term, op.ID, op.Replica, op.Term)})
+				v = append(v, Violation{RuleTwice, fmt.Sprintf("%s returned by %s and %s", short(op.Key), describe(prev), describe(op))})
+			} else {
+				generatedBy[op.Key] = op
 			}
-			generatedBy[op.Key] = op
-			present[op.Key] = op
-		case Import:
-			present[op.Key] = op
 		}
 	}
-	// Removals apply in acknowledgement order.
+
+	// Keys acknowledged as present at the end: generated or imported, and
+	// not removed by a later acknowledged removal (applied in order of
+	// acknowledgement).
 	acked := ackedByEnd(ops)
+	present := map[string]Op{}
 	for _, op := range acked {
 		switch op.Kind {
 		case Generate, Import:
@@ -125,25 +162,61 @@ func Check(ops []Op, finals []Final) ([]Violation, Summary) {
 			delete(present, op.Key)
 		}
 	}
+	lost := sortedKeys(present)
 	for _, f := range finals {
-		for key, op := range present {
-			if !f.Keys[key] {
-				v = append(v, Violation{"acknowledged key lost", fmt.Sprintf("%s (op %d, %s, term %d) missing on %s", short(key), op.ID, op.Replica, op.Term, f.Replica)})
+		for _, key := range lost {
+			if !f.Keys[key] && !maybeRemoved[key] {
+				v = append(v, Violation{RuleLost, fmt.Sprintf("%s (%s) missing on %s", short(key), describe(present[key]), f.Replica)})
 			}
 		}
 	}
 	if len(finals) > 0 {
 		for _, f := range finals[1:] {
 			if f.Seed != finals[0].Seed {
-				v = append(v, Violation{"seeds differ", fmt.Sprintf("%s and %s hold different seeds", finals[0].Replica, f.Replica)})
+				v = append(v, Violation{RuleSeeds, fmt.Sprintf("%s and %s hold different seeds", finals[0].Replica, f.Replica)})
 			}
 		}
 	}
+	v = append(v, checkDiverged(finals)...)
 
 	tv, terms := checkTerms(acked)
 	v = append(v, tv...)
 	sum.Terms = terms
+
+	lv, keys := checkLinearizable(ops, finals)
+	v = append(v, lv...)
+	sum.Keys = keys
 	return v, sum
+}
+
+// checkDiverged: once every replica reports itself in sync, every walletd
+// holds the same keys. A key on some replicas only is a key a failover
+// would make appear or vanish.
+func checkDiverged(finals []Final) []Violation {
+	if len(finals) < 2 {
+		return nil
+	}
+	all := map[string]bool{}
+	for _, f := range finals {
+		for k := range f.Keys {
+			all[k] = true
+		}
+	}
+	var v []Violation
+	for _, key := range sortedKeys(all) {
+		var has, lacks []string
+		for _, f := range finals {
+			if f.Keys[key] {
+				has = append(has, f.Replica)
+			} else {
+				lacks = append(lacks, f.Replica)
+			}
+		}
+		if len(lacks) > 0 {
+			v = append(v, Violation{RuleDiverged, fmt.Sprintf("%s held by %s, not by %s", short(key), strings.Join(has, ","), strings.Join(lacks, ","))})
+		}
+	}
+	return v
 }
 
 func ackedByEnd(ops []Op) []Op {
@@ -161,39 +234,70 @@ func ackedByEnd(ops []Op) []Op {
 // one replica; and a write acknowledged under a lower term never starts
 // after a write under a higher term was acknowledged (the deposed leader's
 // writes are fenced once its successor has written).
+//
+// The last rule is exactly the linearizability of the term as a register
+// that only grows: commits land in the Secret one after another and a
+// commit under a term below the stored one is refused, so acknowledged
+// writes must admit an order that respects real time and never lowers the
+// term. Such an order exists if and only if no write under a higher term
+// finished before a write under a lower term started (order by term, and
+// within a term by real time; every real-time pair then agrees).
 func checkTerms(acked []Op) ([]Violation, int) {
 	var v []Violation
 	owner := map[int64]Op{}
-	maxEnd := map[int64]time.Time{}
+	var termed []Op
 	for _, op := range acked {
-		if op.Term <= 0 {
-			v = append(v, Violation{"write without a term", fmt.Sprintf("op %d on %s", op.ID, op.Replica)})
+		if !op.TermKnown {
+			v = append(v, Violation{RuleNoTerm, describe(op)})
 			continue
 		}
-		if prev, ok := owner[op.Term]; ok && prev.Replica != op.Replica {
-			v = append(v, Violation{"two writers in one term", fmt.Sprintf("term %d: op %d on %s and op %d on %s", op.Term, prev.ID, prev.Replica, op.ID, op.Replica)})
-		} else if !ok {
+		termed = append(termed, op)
+		if prev, ok := owner[op.Term]; !ok {
 			owner[op.Term] = op
-		}
-		if op.End.After(maxEnd[op.Term]) {
-			maxEnd[op.Term] = op.End
+		} else if prev.Replica != op.Replica {
+			v = append(v, Violation{RuleTwoWriters, fmt.Sprintf("term %d: %s and %s", op.Term, describe(prev), describe(op))})
 		}
 	}
 	firstEnd := map[int64]Op{}
-	for _, op := range acked {
+	for _, op := range termed {
 		if f, ok := firstEnd[op.Term]; !ok || op.End.Before(f.End) {
 			firstEnd[op.Term] = op
 		}
 	}
-	for _, op := range acked {
-		for term, first := range firstEnd {
+	terms := make([]int64, 0, len(firstEnd))
+	for t := range firstEnd {
+		terms = append(terms, t)
+	}
+	sort.Slice(terms, func(i, j int) bool { return terms[i] < terms[j] })
+	for _, op := range termed {
+		for _, term := range terms {
+			first := firstEnd[term]
 			if term > op.Term && first.End.Before(op.Start) {
-				v = append(v, Violation{"terms overlap", fmt.Sprintf("op %d acknowledged under term %d on %s started after op %d was acknowledged under term %d on %s",
-					op.ID, op.Term, op.Replica, first.ID, term, first.Replica)})
+				v = append(v, Violation{RuleTermsOverlap, fmt.Sprintf("%s started after %s was acknowledged", describe(op), describe(first))})
+				break
 			}
 		}
 	}
 	return v, len(owner)
+}
+
+// describe names an operation in a violation.
+func describe(op Op) string {
+	term := "no term"
+	if op.TermKnown {
+		term = fmt.Sprintf("term %d", op.Term)
+	}
+	return fmt.Sprintf("op %d (client %d, %s on %s, %s, %s..%s)", op.ID, op.Client, op.Method, op.Replica, term,
+		op.Start.Format("15:04:05.000"), op.End.Format("15:04:05.000"))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // short shows enough of a public key to find it in logs.
