@@ -48,7 +48,10 @@ $(BIN)/helm: tools/manifests/go.mod tools/manifests/go.sum
 	@echo ">> building helm"
 	cd tools/manifests && $(GO) build -o $@ helm.sh/helm/v3/cmd/helm
 
+# Unit tests under the race detector first (fast), then every package,
+# integration tests included, against the real programs.
 test: tools vet
+	$(GO) test -short -race -count=1 ./...
 	$(GO) test $(TESTFLAGS) ./...
 
 unit: vet
