@@ -127,3 +127,17 @@ func TestClassifyTableMatchesWalletdSource(t *testing.T) {
 		}
 	}
 }
+
+func TestLogMethodKeepsUnknownClientInputOutOfTheLog(t *testing.T) {
+	for in, want := range map[string]string{
+		"generate-ec-address": "generate-ec-address",
+		"wallet-passphrase":   "wallet-passphrase",
+		"Fs1KWJrpLdfucvmYwN2nWrwepLn8ercpMbzXshd1g8zyhKXLVLWj":    "(not a method name)",
+		"abandon ability able about above absent absorb abstract": "(not a method name)",
+		strings.Repeat("a", 65):                                   "(not a method name)",
+	} {
+		if got := logMethod(in, Classify(in)); got != want {
+			t.Errorf("logMethod(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -283,11 +283,16 @@ func (p *Proxy) serve(r *http.Request, class, method *string) (reply, outcome) {
 	return p.write(ctx, r, req, c)
 }
 
-// logMethod is the method name as logged: unknown names are client input,
-// so they are cut short.
+// logMethod is the method name as logged. Unknown names are client input
+// and could be anything (a key pasted into the wrong field): they are
+// logged only when they look like a method name, which keys (base58,
+// mixed case) and mnemonics (spaces) do not.
 func logMethod(m string, c Class) string {
-	if c == ClassUnknown && len(m) > 64 {
-		return m[:64] + "…"
+	if c != ClassUnknown {
+		return m
+	}
+	if len(m) > 64 || strings.TrimLeft(m, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return "(not a method name)"
 	}
 	return m
 }

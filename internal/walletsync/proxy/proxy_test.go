@@ -440,6 +440,11 @@ func TestNoSecretReachesTheLog(t *testing.T) {
 	secrets = append(secrets, imported.SecString())
 	mustResult[map[string]any](t, call(t, tp.URL, "import-addresses", map[string]any{"addresses": []map[string]string{{"secret": imported.SecString()}}}))
 
+	// A key sent as the method name (a client mix-up) is not logged either.
+	if r := call(t, tp.URL, imported.SecString(), nil); r.code() != -32601 {
+		t.Errorf("a key as method name: %s, want walletd's -32601", r.Raw)
+	}
+
 	failCommit.Store(true)
 	failed := call(t, tp.URL, "generate-ec-address", nil)
 	if failed.code() != CodeNotCommitted {
