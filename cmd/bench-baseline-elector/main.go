@@ -61,6 +61,7 @@ func run() error {
 	}
 	var requests atomic.Int64
 	cfg.Timeout = *renewDeadline / 2
+	cfg.UserAgent = "bench-baseline-elector/" + *id
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counting{next: rt, n: &requests} })
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -113,11 +113,17 @@ func (c *Config) RESTConfig() (*rest.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("in-cluster config: %w", err)
 		}
+		cfg.UserAgent = c.UserAgent()
 		return cfg, nil
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
 	}
+	cfg.UserAgent = c.UserAgent()
 	return cfg, nil
 }
+
+// UserAgent names the pod in the API server's audit log and metrics, so
+// each replica's requests can be told apart.
+func (c *Config) UserAgent() string { return "factom-sidecar/" + c.PodName }

@@ -138,7 +138,7 @@ func (e *Elector) client(base *rest.Config, name string, timeout time.Duration, 
 	c := rest.CopyConfig(base)
 	c.Timeout = timeout
 	c.QPS, c.Burst = qps, burst
-	c.UserAgent = fmt.Sprintf("factom-sidecar/%s (%s)", e.cfg.PodName, name)
+	c.UserAgent = fmt.Sprintf("%s (%s)", e.cfg.UserAgent(), name)
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return &countingTransport{next: rt, client: name, m: e.m}
 	})

@@ -75,9 +75,22 @@ type Kube struct {
 	api  *Process
 }
 
+// KubeOptions tune StartKubeWith.
+type KubeOptions struct {
+	// AuditLog writes one JSON line per request (metadata only) to
+	// AuditLogPath(), so requests can be counted per user and user agent.
+	AuditLog bool
+}
+
 // StartKube starts etcd and kube-apiserver with their state under dir and
 // waits until the API server's /readyz answers ok.
-func StartKube(dir string) (*Kube, error) {
+func StartKube(dir string) (*Kube, error) { return StartKubeWith(dir, KubeOptions{}) }
+
+// AuditLogPath is where the API server writes its audit log (when enabled).
+func (k *Kube) AuditLogPath() string { return filepath.Join(k.dir, "audit.log") }
+
+// StartKubeWith is StartKube with options.
+func StartKubeWith(dir string, opts KubeOptions) (*Kube, error) {
 	etcdBin, err := Binary("etcd")
 	if err != nil {
 		return nil, err
@@ -149,6 +162,16 @@ func StartKube(dir string) (*Kube, error) {
 		"--service-cluster-ip-range", "10.0.0.0/24",
 		"--profiling=false",
 		"-v", "0",
+	}
+	if opts.AuditLog {
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		// One event per request, when it completes (watches when they end).
+		data := "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n  - level: Metadata\n"
+		if err := os.WriteFile(policy, []byte(data), 0o600); err != nil {
+			k.Stop()
+			return nil, fmt.Errorf("audit policy: %w", err)
+		}
+		k.apiArgs = append(k.apiArgs, "--audit-policy-file", policy, "--audit-log-path", k.AuditLogPath(), "--audit-log-format", "json")
 	}
 	if err := k.startAPI(); err != nil {
 		k.Stop()
