@@ -57,6 +57,20 @@
 //	-32012 write not committed (retry the request)
 //	-32013 walletd unavailable, timed out or answered out of bounds
 //
+// # Write path and its limits
+//
+// On the leader a leader-only request takes the write lock (waiting within
+// RequestTimeout), then Gate.BeginWrite (so the term belongs to the write
+// that runs now), calls walletd, commits keystore writes, calls done and
+// releases the lock, and only then writes the reply. Once sent to walletd a
+// write is finished and committed even if the client goes away
+// (CommitTimeout starts when walletd answers). A write that times out at
+// walletd is answered with an error, but walletd may still apply it after
+// the lock is released; WalletdTimeout (15 s) is far above walletd's normal
+// write time (≈ 50 ms) so that only a hung walletd gets there. The
+// replicated store must tolerate such a change it never saw committed (the
+// next commit carries the keystore state).
+//
 // Params and results carry secrets: the proxy logs method, class, outcome,
 // duration and term, never params, results or walletd's error bodies.
 package proxy
