@@ -157,7 +157,7 @@ func New(opts Options) (*Proxy, error) {
 		target:    target,
 		client:    rc,
 		metrics:   m,
-		log:       opts.Log.With().Str("component", "walletProxy").Logger(),
+		log:       opts.Log.With().Str("subsystem", "proxy").Logger(),
 		writeLock: make(chan struct{}, 1),
 	}, nil
 }
