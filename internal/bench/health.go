@@ -63,6 +63,14 @@ type HealthResults struct {
 	PollBytes       int64
 	ReadyzNs        int64 // in-process /readyz handler, per request
 	ReadyzAllocs    int64
+
+	// Floor* are the same load against a static handler with a body of the
+	// same size served from the load generator's own process: what the
+	// client, loopback HTTP and the scheduler cost on this machine at that
+	// moment, with no sidecar in the path.
+	FloorRequests                int
+	FloorP50, FloorP99, FloorMax time.Duration
+	FloorRate                    float64
 }
 
 func (o *HealthOptions) defaults() {
@@ -173,6 +181,28 @@ func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, erro
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	if len(lat) > 0 {
 		res.P50, res.P99, res.Max = healthRank(lat, 0.50), healthRank(lat, 0.99), lat[len(lat)-1]
+	}
+
+	opts.Progress(fmt.Sprintf("floor: %d requests to a static handler at %d/s", opts.Requests, opts.Rate))
+	body, err := healthBody(base + "/readyz")
+	if err != nil {
+		return res, err
+	}
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
+	}))
+	flat, ferrs, ftook, err := healthLoad(ctx, floor.URL, opts)
+	floor.Close()
+	if err != nil {
+		return res, err
+	}
+	res.FloorRequests = len(flat)
+	res.FloorRate = float64(len(flat)+ferrs) / ftook.Seconds()
+	sort.Slice(flat, func(i, j int) bool { return flat[i] < flat[j] })
+	if len(flat) > 0 {
+		res.FloorP50, res.FloorP99, res.FloorMax = healthRank(flat, 0.50), healthRank(flat, 0.99), flat[len(flat)-1]
 	}
 
 	opts.Progress("in-process poll and probe cost")
@@ -293,6 +323,21 @@ func newSteadyFactomd() *httptest.Server {
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}`, req.ID)
 		}
 	}))
+}
+
+// healthBody fetches one /readyz body, the size the floor server answers with.
+func healthBody(url string) ([]byte, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, fmt.Errorf("readyz: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return nil, fmt.Errorf("readyz: %w", err)
+	}
+	return b, nil
 }
 
 func healthPolls(base string) (uint64, error) {
