@@ -1,0 +1,282 @@
+// Command bench runs every benchmark of the project in one run — factomd
+// health, leader election, the write-gating proxy and keystore replication —
+// against the real programs in bin/ (make tools), and rewrites
+// docs/BENCHMARKS.md with the figures beside their goals and baselines and
+// the machine they ran on.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/bench"
+)
+
+var areaKeys = []string{"health", "leader", "proxy", "keystore"}
+
+type config struct {
+	out      string
+	full     bool
+	only     map[string]bool
+	trials   int
+	workers  int
+	keepDirs bool
+	idle     time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var only string
+	fs.StringVar(&cfg.out, "out", "docs/BENCHMARKS.md", "report to write (Markdown); empty writes it to stdout only")
+	fs.BoolVar(&cfg.full, "full", false, "also replay 10,000 generate-* into a seed-only wallet (≈ 11 min more); default replays 300 and extrapolates")
+	fs.StringVar(&only, "only", strings.Join(areaKeys, ","), "areas to run, comma-separated: "+strings.Join(areaKeys, ","))
+	fs.IntVar(&cfg.trials, "trials", 10, "failover trials per leader-election scenario")
+	fs.IntVar(&cfg.workers, "readyz-workers", 2, "concurrent /readyz clients in the health load (the machine's cores are shared with the sidecar)")
+	fs.DurationVar(&cfg.idle, "health-idle", time.Minute, "how long the sidecar idles before its RSS and idle CPU are read")
+	fs.BoolVar(&cfg.keepDirs, "keep", false, "keep each area's working directory (logs) instead of removing it")
+	if err := fs.Parse(args); err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if cfg.trials < 1 {
+		return cfg, fmt.Errorf("%w: -trials must be at least 1", errUsage)
+	}
+	if cfg.workers < 1 {
+		return cfg, fmt.Errorf("%w: -readyz-workers must be at least 1", errUsage)
+	}
+	cfg.only = map[string]bool{}
+	for _, k := range strings.Split(only, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		known := false
+		for _, a := range areaKeys {
+			known = known || a == k
+		}
+		if !known {
+			return cfg, fmt.Errorf("%w: -only: unknown area %q (areas: %s)", errUsage, k, strings.Join(areaKeys, ","))
+		}
+		cfg.only[k] = true
+	}
+	return cfg, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	progress := func(s string) { fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), s) }
+	rep := Report{Machine: machine(start)}
+	rep.Machine.Command = command(args)
+	busy := loadAbove(rep.Machine.LoadStart, rep.Machine.NProc)
+
+	for _, key := range areaKeys {
+		if !cfg.only[key] {
+			rep.Areas = append(rep.Areas, skipped(key))
+			continue
+		}
+		if ctx.Err() != nil {
+			a := skipped(key)
+			a.Skipped, a.Err = false, "interrupted before it started"
+			rep.Areas = append(rep.Areas, a)
+			continue
+		}
+		progress("== " + key)
+		t0, load0 := time.Now(), loadAvg()
+		a := runArea(ctx, key, cfg, progress)
+		a.Took, a.LoadStart, a.LoadEnd = time.Since(t0), load0, loadAvg()
+		busy = busy || loadAbove(a.LoadEnd, rep.Machine.NProc)
+		if a.Err != "" {
+			fmt.Fprintf(stderr, "bench: %s failed: %s\n", key, a.Err)
+		}
+		rep.Areas = append(rep.Areas, a)
+	}
+	rep.Machine.End = time.Now()
+	rep.Machine.LoadEnd = loadAvg()
+	rep.Busy = busy || loadAbove(rep.Machine.LoadEnd, rep.Machine.NProc)
+	out := Render(rep)
+	if cfg.out == "" {
+		_, err := io.WriteString(stdout, out)
+		return err
+	}
+	if err := os.WriteFile(cfg.out, []byte(out), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	progress("wrote " + cfg.out)
+	for _, a := range rep.Areas {
+		if a.Err != "" {
+			return fmt.Errorf("%s failed (the report marks it)", a.Key)
+		}
+	}
+	return nil
+}
+
+func skipped(key string) Area {
+	titles := map[string]string{
+		"health":   "factomd health (issue 2)",
+		"leader":   "Leader election (issue 3)",
+		"proxy":    "Write-gating proxy (issue 4)",
+		"keystore": "Keystore replication (issue 4)",
+	}
+	return Area{Key: key, Title: titles[key], Skipped: true}
+}
+
+// runArea runs one area in its own working directory; a panic or error
+// becomes the area's Err so the other areas still run and are reported.
+func runArea(ctx context.Context, key string, cfg config, progress func(string)) (a Area) {
+	dir, err := os.MkdirTemp("", "factom-bench-"+key+"-")
+	if err != nil {
+		a = skipped(key)
+		a.Skipped, a.Err = false, err.Error()
+		return a
+	}
+	if cfg.keepDirs {
+		progress("  working directory " + dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			a = skipped(key)
+			a.Skipped, a.Err = false, fmt.Sprintf("panic: %v", r)
+		}
+	}()
+	sub := func(s string) { progress("  " + s) }
+	switch key {
+	case "health":
+		res, err := bench.MeasureHealth(ctx, bench.HealthOptions{Workers: cfg.workers, Idle: cfg.idle, Dir: dir, Progress: sub})
+		a = healthArea(res, cfg.workers)
+		if err != nil {
+			a.Rows, a.Err = nil, err.Error()
+		}
+	case "leader":
+		res, err := bench.MeasureLeader(ctx, bench.LeaderOptions{Trials: cfg.trials, Dir: dir, Progress: sub})
+		a = leaderArea(res)
+		if err != nil {
+			a.Rows, a.Err = nil, err.Error()
+		}
+	case "proxy":
+		res, err := bench.MeasureProxy(ctx, bench.ProxyOptions{Dir: filepath.Join(dir, "harness"), Progress: sub})
+		if err != nil {
+			a = proxyArea(bench.ProxyResults{}, nil, "")
+			a.Err = err.Error()
+			return a
+		}
+		rp, rpErr := measureRealProxy(ctx, filepath.Join(dir, "real"), 100, 1000, sub)
+		msg := ""
+		if rpErr != nil {
+			msg = rpErr.Error()
+			rp = nil
+		}
+		a = proxyArea(res, rp, msg)
+	case "keystore":
+		opts := bench.KeystoreOptions{Writes: 300, BigKeys: 10000, ReplayKeys: 300, Dir: dir, Progress: sub}
+		if cfg.full {
+			opts.ReplayKeys = 10000
+		}
+		res, err := bench.KeystoreReplication(ctx, opts)
+		if err != nil {
+			a = skipped(key)
+			a.Skipped, a.Err, a.Method = false, err.Error(), keystoreMethod
+			return a
+		}
+		a = keystoreArea(res, cfg.full)
+	}
+	return a
+}
+
+// machine describes the host from /proc and the Go runtime.
+func machine(start time.Time) Machine {
+	m := Machine{
+		NProc:     runtime.NumCPU(),
+		GoVersion: runtime.Version(),
+		OSArch:    runtime.GOOS + "/" + runtime.GOARCH,
+		Start:     start,
+		LoadStart: loadAvg(),
+	}
+	m.CPUModel = procField("/proc/cpuinfo", "model name")
+	if kb := procField("/proc/meminfo", "MemTotal"); kb != "" {
+		if n, err := strconv.ParseInt(strings.TrimSuffix(kb, " kB"), 10, 64); err == nil {
+			m.MemTotal = fmt.Sprintf("%.1f GiB", float64(n)/(1<<20))
+		}
+	}
+	return m
+}
+
+// procField is the value of the first "key: value" line of a /proc file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " / ")
+}
+
+// loadAbove reports whether the 1-minute load average exceeds the cores.
+func loadAbove(load string, cores int) bool {
+	one, _, _ := strings.Cut(load, " ")
+	v, err := strconv.ParseFloat(one, 64)
+	return err == nil && v > float64(cores)
+}
+
+// command is how this run was started, for the report's header.
+func command(args []string) string {
+	if len(args) == 0 {
+		return "make bench"
+	}
+	return "go run ./cmd/bench " + strings.Join(args, " ")
+}

@@ -1,0 +1,78 @@
+package main
+
+// The prose of docs/BENCHMARKS.md that does not depend on the figures of a
+// run. Longer explanations live in docs/BENCHMARKS-notes.md.
+
+const healthMethod = `Measured by ` + "`bench.MeasureHealth`" + ` (internal/bench/health.go). The built sidecar runs in factomd mode
+with default flags (poll every 2 s, timeout 1.5 s) against a loopback fake factomd that answers like a
+caught-up node, used as both the local node and one ` + "`--reference-url`" + ` (each poll is 4 JSON-RPC calls).
+The load generator runs on the same cores, in the benchmark's process: %d keep-alive workers paced
+by a ticker; latency is from sending the request to reading the whole body. The baseline is the same
+load against a static handler that returns a body of the same size from the load generator's own
+process: the floor this machine gives any HTTP server at that moment.`
+
+var healthReading = []string{
+	`The handler reads the cached verdict through an atomic pointer and encodes a small map (no I/O, no lock
+shared with the poller), so a probe never waits on factomd; what is left in the tail is scheduling on a
+shared machine. Compare p99 with the static baseline of the same run before drawing conclusions.`,
+	`RSS is mostly the Go runtime plus client-go, which the one binary links for walletd mode (factomd
+mode does not use it).`,
+	`Idle CPU stays small because the poller makes two small calls per node per interval and probes answer
+from the cache. CPU is read from /proc/<pid>/stat in 10 ms ticks, so per-poll CPU is approximate.`,
+}
+
+const leaderMethod = `Measured by ` + "`bench.MeasureLeader`" + ` (internal/bench/leader.go) on a real kube-apiserver + etcd with three
+full walletd pods (walletd-init, test-walletd, sidecar in walletd mode with keystore replication) played
+by local processes. A trial signals the leader's sidecar and times until another pod's ` + "`/leader`" + `
+answers 200 (writable: promotion done); the signalled sidecar is started again before the next trial,
+as the kubelet restarts a container. API requests are counted from the API server's audit log by
+user agent over the steady-state window. The baseline is plain client-go ` + "`leaderelection`" + `
+(cmd/bench-baseline-elector) with 15 s / 10 s / 2 s, ` + "`ReleaseOnCancel`" + ` and no watch, in the same run.`
+
+var leaderReading = []string{
+	`Crash failover is bounded by the lease duration: a killed leader cannot release its Lease, so the
+others wait for it to expire; the watch on the Lease lets a candidate try the moment it expires instead
+of at its next retry, which is where the sidecar gains on client-go's baseline.`,
+	`Graceful handover does not wait for expiry: on SIGTERM the leader closes writes, releases the Lease,
+and the followers' watch sees the release at once; client-go's baseline waits for its next retry
+(up to the retry period, 2 s).`,
+	`The fast profile trades failover time for sensitivity to API server latency; the spurious failovers
+it causes under load over 30 minutes are not measured by this command.`,
+	`API requests per pod include everything the pod sends (election, role label, keystore watch, Events),
+not only the election.`,
+}
+
+const proxyMethod = `Measured by ` + "`bench.MeasureProxy`" + ` (internal/bench/proxy.go): a real walletd (bin/test-walletd) and the proxy
+in front of it, in the benchmark's process, with a gate that says "leader" and a Committer that does
+nothing; direct and proxied calls alternate one by one, so both see the same load. The rows marked
+**real leader sidecar** go through the proxy of the walletd-mode sidecar that leads a 3-pod cluster on a
+real API server (testenv.StartCluster), which commits every keystore write to the Secret before it
+answers; their write baseline is a standalone walletd of the same build on the same disk, interleaved.`
+
+var proxyReading = []string{
+	`A write through the proxy is walletd's own ` + "`generate-*`" + ` (two bolt batches with disk syncs) plus the
+serialising lock and, on the real sidecar, one sealed conditional update of the keystore Secret; that
+commit is the whole of the write overhead.`,
+	`Read overhead is one extra loopback hop and a JSON-RPC method classification.`,
+}
+
+const keystoreMethod = `Measured by ` + "`bench.KeystoreReplication`" + ` (internal/bench/walletsync.go) on a real kube-apiserver + etcd
+(etcd with ` + "`--unsafe-no-fsync`" + `, as in the tests) and real walletd processes (bolt wallet files on local disk):
+a leader and 2 followers. Lag = from the leader's ` + "`Commit`" + ` returning to the new key being in **every**
+follower's walletd. Writes are sequential ` + "`generate-ec-address`" + ` + commit. The baselines: one
+` + "`generate-ec-address`" + ` on walletd (a follower's apply cannot be faster), and catch-up by replaying every
+` + "`generate-*`" + ` (what walletd-init and steady-state replay avoid).`
+
+var keystoreReading = []string{
+	`Lag is one watch delivery plus one ` + "`generate-*`" + ` on each follower's walletd, which syncs to disk twice;
+when both followers' walletd sync at once on a busy 2-core machine the tail grows.`,
+	`Promotion costs almost nothing in steady state (one get, one conditional update that bumps the term)
+because followers replay every key as it is committed. After a sidecar restart the replica first
+rebuilds its view of walletd (one ` + "`wallet-backup`" + ` and a derivation scan).`,
+	`Bulk catch-up by replay is slow (walletd's disk syncs): a new or long-absent replica is (re)created by
+walletd-init, which writes every key into the wallet file in one transaction before walletd starts.
+To recreate a lagging replica: delete its wallet file (PVC) and restart the pod.`,
+	`10,000 addresses are handled by not storing derived keys at all: the Secret holds the seed, the three
+derivation counters, imported keys and removed ones. Imported keys are the limit of one Secret; a
+commit that would not fit fails with ` + "`store.ErrTooLarge`" + ` and the client gets an error.`,
+}
