@@ -189,7 +189,7 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 			a.Rows, a.Err = nil, err.Error()
 		}
 	case "proxy":
-		res, err := bench.MeasureProxy(ctx, bench.ProxyOptions{Dir: filepath.Join(dir, "harness"), Progress: sub})
+		res, err := bench.MeasureProxy(ctx, bench.ProxyOptions{Reads: 5000, Dir: filepath.Join(dir, "harness"), Progress: sub})
 		if err != nil {
 			a = proxyArea(bench.ProxyResults{}, nil, "")
 			a.Err = err.Error()
