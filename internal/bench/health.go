@@ -41,6 +41,10 @@ type HealthOptions struct {
 	Dir string
 	// Progress gets one line per phase (optional).
 	Progress func(string)
+	// FloorServer, when set, serves body at a loopback URL from a process
+	// of its own, like the sidecar, for the static baseline; nil serves it
+	// from this process.
+	FloorServer func(body []byte) (url string, stop func(), err error)
 }
 
 // HealthResults are the measured figures.
@@ -71,6 +75,7 @@ type HealthResults struct {
 	FloorRequests                int
 	FloorP50, FloorP99, FloorMax time.Duration
 	FloorRate                    float64
+	FloorOwnProcess              bool // the static handler ran in a process of its own
 }
 
 func (o *HealthOptions) defaults() {
@@ -188,13 +193,22 @@ func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, erro
 	if err != nil {
 		return res, err
 	}
-	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(body)
-	}))
-	flat, ferrs, ftook, err := healthLoad(ctx, floor.URL, opts)
-	floor.Close()
+	floorURL, floorStop := "", func() {}
+	if opts.FloorServer != nil {
+		if floorURL, floorStop, err = opts.FloorServer(body); err != nil {
+			return res, fmt.Errorf("floor server: %w", err)
+		}
+		res.FloorOwnProcess = true
+	} else {
+		floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_, _ = w.Write(body)
+		}))
+		floorURL, floorStop = floor.URL, floor.Close
+	}
+	flat, ferrs, ftook, err := healthLoad(ctx, floorURL, opts)
+	floorStop()
 	if err != nil {
 		return res, err
 	}
