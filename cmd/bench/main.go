@@ -37,6 +37,13 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == serveStaticArg {
+		if err := serveStatic(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -177,7 +184,7 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 	sub := func(s string) { progress("  " + s) }
 	switch key {
 	case "health":
-		res, err := bench.MeasureHealth(ctx, bench.HealthOptions{Workers: cfg.workers, Idle: cfg.idle, Dir: dir, Progress: sub})
+		res, err := bench.MeasureHealth(ctx, bench.HealthOptions{Workers: cfg.workers, Idle: cfg.idle, FloorServer: staticServer(dir), Dir: dir, Progress: sub})
 		a = healthArea(res, cfg.workers)
 		if err != nil {
 			a.Rows, a.Err = nil, err.Error()

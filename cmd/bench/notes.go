@@ -8,8 +8,8 @@ with default flags (poll every 2 s, timeout 1.5 s) against a loopback fake facto
 caught-up node, used as both the local node and one ` + "`--reference-url`" + ` (each poll is 4 JSON-RPC calls).
 The load generator runs on the same cores, in the benchmark's process: %d keep-alive workers paced
 by a ticker; latency is from sending the request to reading the whole body. The baseline is the same
-load against a static handler that returns a body of the same size from the load generator's own
-process: the floor this machine gives any HTTP server at that moment.`
+load against a static HTTP server, a process of its own like the sidecar, that returns a body of the
+same size: the floor this machine gives any HTTP server at that moment.`
 
 var healthReading = []string{
 	`The handler reads the cached verdict through an atomic pointer and encodes a small map (no I/O, no lock
