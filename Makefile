@@ -12,7 +12,7 @@ export FACTOM_SIDECAR_BIN_DIR := $(BIN)
 # factomd and walletd processes, and two cores do not fit several sets at once.
 TESTFLAGS ?= -p 1 -count=1 -timeout 40m
 
-.PHONY: all build tools test unit integration fuzz demo bench vet clean
+.PHONY: all build tools test unit integration fuzz demo bench vet clean faults
 
 all: build
 
@@ -75,6 +75,15 @@ demo: tools
 
 bench: tools
 	$(GO) run ./cmd/bench
+
+# The full fault-injection suite: FAULTS_SCHEDULES seeded schedules of
+# FAULTS_DURATION each (docs/FAULTS.md). Its last line is the summary.
+FAULTS_SCHEDULES ?= 50
+FAULTS_DURATION  ?= 12s
+FAULTS_BASE      ?= 1
+faults: tools
+	$(GO) test ./faults -run TestFaultSchedules -count=1 -timeout 60m -v \
+	  -faults.schedules=$(FAULTS_SCHEDULES) -faults.duration=$(FAULTS_DURATION) -faults.base=$(FAULTS_BASE) -faults.keep
 
 clean:
 	rm -rf $(BIN)

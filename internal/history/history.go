@@ -97,13 +97,19 @@ func (v Violation) String() string { return v.Rule + ": " + v.Detail }
 
 // The rules Check reports.
 const (
-	RuleLost            = "acknowledged key lost"
-	RuleTwice           = "key acknowledged twice"
-	RuleNoTerm          = "write without a term"
-	RuleTwoWriters      = "two writers in one term"
-	RuleTermsOverlap    = "terms overlap"
-	RuleSeeds           = "seeds differ"
-	RuleDiverged        = "final keystores differ"
+	RuleLost         = "acknowledged key lost"
+	RuleTwice        = "key acknowledged twice"
+	RuleNoTerm       = "write without a term"
+	RuleTwoWriters   = "two writers in one term"
+	RuleTermsOverlap = "terms overlap"
+	RuleSeeds        = "seeds differ"
+	RuleDiverged     = "final keystores differ"
+	// RuleLeftover is a divergence that only writes answered with a
+	// failure explain: walletd applied the write, the store never committed
+	// it, and nothing rolled walletd back. No acknowledgement is broken, but
+	// a read on that replica sees a key the others do not (or misses one
+	// they hold) until the client retries.
+	RuleLeftover        = "uncommitted write left on some replicas"
 	RuleNotLinearizable = "not linearizable"
 )
 
@@ -177,7 +183,7 @@ func Check(ops []Op, finals []Final) ([]Violation, Summary) {
 			}
 		}
 	}
-	v = append(v, checkDiverged(finals)...)
+	v = append(v, checkDiverged(ops, finals)...)
 
 	tv, terms := checkTerms(acked)
 	v = append(v, tv...)
@@ -192,9 +198,29 @@ func Check(ops []Op, finals []Final) ([]Violation, Summary) {
 // checkDiverged: once every replica reports itself in sync, every walletd
 // holds the same keys. A key on some replicas only is a key a failover
 // would make appear or vanish.
-func checkDiverged(finals []Final) []Violation {
+//
+// A divergence is a leftover (RuleLeftover) when an indeterminate write
+// names the key, or when no operation names it and some generate ended
+// indeterminate (its key is unknown); any other divergence is RuleDiverged.
+func checkDiverged(ops []Op, finals []Final) []Violation {
 	if len(finals) < 2 {
 		return nil
+	}
+	named := map[string]bool{}
+	uncommitted := map[string]Op{}
+	var lostGenerate *Op
+	for _, op := range ops {
+		if op.Key != "" {
+			named[op.Key] = true
+		}
+		if op.Acked || op.Refused {
+			continue
+		}
+		if op.Key != "" {
+			uncommitted[op.Key] = op
+		} else if op.Kind == Generate && lostGenerate == nil {
+			lostGenerate = &op
+		}
 	}
 	all := map[string]bool{}
 	for _, f := range finals {
@@ -212,8 +238,17 @@ func checkDiverged(finals []Final) []Violation {
 				lacks = append(lacks, f.Replica)
 			}
 		}
-		if len(lacks) > 0 {
-			v = append(v, Violation{RuleDiverged, fmt.Sprintf("%s held by %s, not by %s", short(key), strings.Join(has, ","), strings.Join(lacks, ","))})
+		if len(lacks) == 0 {
+			continue
+		}
+		detail := fmt.Sprintf("%s held by %s, not by %s", short(key), strings.Join(has, ","), strings.Join(lacks, ","))
+		switch op, ok := uncommitted[key]; {
+		case ok:
+			v = append(v, Violation{RuleLeftover, detail + " after " + describe(op) + " failed: " + op.Err})
+		case !named[key] && lostGenerate != nil:
+			v = append(v, Violation{RuleLeftover, detail + "; a generate ended indeterminate, e.g. " + describe(*lostGenerate)})
+		default:
+			v = append(v, Violation{RuleDiverged, detail})
 		}
 	}
 	return v

@@ -153,6 +153,24 @@ func TestCheck(t *testing.T) {
 			name:   "an indeterminate removal that landed on one replica only",
 			ops:    []Op{gen(0, "a", 1, "k1", 0, 1), failed(rm(1, "a", 1, "k1", 2, 3), false)},
 			finals: []Final{final("a"), final("b", "k1")},
+			want:   []string{RuleLeftover},
+		},
+		{
+			name:   "an indeterminate import that landed on one replica only",
+			ops:    []Op{failed(imp(0, "a", 1, "k1", 0, 1), false)},
+			finals: []Final{final("a", "k1"), final("b")},
+			want:   []string{RuleLeftover},
+		},
+		{
+			name:   "an unknown key on one replica after a generate ended indeterminate",
+			ops:    []Op{failed(gen(0, "a", 1, "", 0, 1), false)},
+			finals: []Final{final("a", "k9"), final("b")},
+			want:   []string{RuleLeftover},
+		},
+		{
+			name:   "an unknown key on one replica with no write to explain it",
+			ops:    []Op{gen(0, "a", 1, "k1", 0, 1)},
+			finals: []Final{final("a", "k1", "k9"), final("b", "k1")},
 			want:   []string{RuleDiverged},
 		},
 		{
