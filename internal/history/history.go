@@ -208,7 +208,7 @@ func checkDiverged(ops []Op, finals []Final) []Violation {
 	}
 	named := map[string]bool{}
 	uncommitted := map[string]Op{}
-	var lostGenerate *Op
+	lostGenerate := map[string]Op{} // by key prefix: the first indeterminate generate of each kind
 	for _, op := range ops {
 		if op.Key != "" {
 			named[op.Key] = true
@@ -218,8 +218,12 @@ func checkDiverged(ops []Op, finals []Final) []Violation {
 		}
 		if op.Key != "" {
 			uncommitted[op.Key] = op
-		} else if op.Kind == Generate && lostGenerate == nil {
-			lostGenerate = &op
+		} else if op.Kind == Generate {
+			if p := generatedPrefix[op.Method]; p != "" {
+				if _, ok := lostGenerate[p]; !ok {
+					lostGenerate[p] = op
+				}
+			}
 		}
 	}
 	all := map[string]bool{}
@@ -242,16 +246,34 @@ func checkDiverged(ops []Op, finals []Final) []Violation {
 			continue
 		}
 		detail := fmt.Sprintf("%s held by %s, not by %s", short(key), strings.Join(has, ","), strings.Join(lacks, ","))
+		gen, genOK := lostGenerate[keyPrefix(key)]
 		switch op, ok := uncommitted[key]; {
 		case ok:
 			v = append(v, Violation{RuleLeftover, detail + " after " + describe(op) + " failed: " + op.Err})
-		case !named[key] && lostGenerate != nil:
-			v = append(v, Violation{RuleLeftover, detail + "; a generate ended indeterminate, e.g. " + describe(*lostGenerate)})
+		case !named[key] && genOK:
+			v = append(v, Violation{RuleLeftover, detail + "; a generate of its kind ended indeterminate, e.g. " + describe(gen)})
 		default:
 			v = append(v, Violation{RuleDiverged, detail})
 		}
 	}
 	return v
+}
+
+// generatedPrefix is the prefix of the public keys each generate method
+// returns.
+var generatedPrefix = map[string]string{
+	"generate-ec-address":      "EC",
+	"generate-factoid-address": "FA",
+	"generate-identity-key":    "idpub",
+}
+
+func keyPrefix(key string) string {
+	for _, p := range []string{"idpub", "EC", "FA"} {
+		if strings.HasPrefix(key, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 func ackedByEnd(ops []Op) []Op {

@@ -162,10 +162,16 @@ func TestCheck(t *testing.T) {
 			want:   []string{RuleLeftover},
 		},
 		{
-			name:   "an unknown key on one replica after a generate ended indeterminate",
+			name:   "an unknown key on one replica after a generate of its kind ended indeterminate",
 			ops:    []Op{failed(gen(0, "a", 1, "", 0, 1), false)},
-			finals: []Final{final("a", "k9"), final("b")},
+			finals: []Final{final("a", "EC9"), final("b")},
 			want:   []string{RuleLeftover},
+		},
+		{
+			name:   "an unknown key on one replica after a generate of another kind ended indeterminate",
+			ops:    []Op{failed(gen(0, "a", 1, "", 0, 1), false)},
+			finals: []Final{final("a", "idpub9"), final("b")},
+			want:   []string{RuleDiverged},
 		},
 		{
 			name:   "an unknown key on one replica with no write to explain it",
