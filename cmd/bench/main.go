@@ -196,13 +196,19 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 			a.Rows, a.Err = nil, err.Error()
 		}
 	case "proxy":
-		res, err := bench.MeasureProxy(ctx, bench.ProxyOptions{Reads: 5000, Dir: filepath.Join(dir, "harness"), Progress: sub})
+		harness := filepath.Join(dir, "harness")
+		if err := os.MkdirAll(harness, 0o700); err != nil {
+			a = proxyArea(bench.ProxyResults{}, nil, "")
+			a.Err = err.Error()
+			return a
+		}
+		res, err := bench.MeasureProxy(ctx, bench.ProxyOptions{Reads: 5000, Dir: harness, Progress: sub})
 		if err != nil {
 			a = proxyArea(bench.ProxyResults{}, nil, "")
 			a.Err = err.Error()
 			return a
 		}
-		rp, rpErr := measureRealProxy(ctx, filepath.Join(dir, "real"), 100, 1000, sub)
+		rp, rpErr := measureRealProxy(ctx, filepath.Join(dir, "real"), 100, 5000, sub)
 		msg := ""
 		if rpErr != nil {
 			msg = rpErr.Error()

@@ -59,6 +59,9 @@ syncs, ≈ 45–50 ms) plus the serialising lock and, on the real sidecar, one s
 of the keystore Secret; that commit is the whole of the overhead. The p99 of a few hundred sequential
 writes is set by disk-sync outliers of either series, so the p99 difference swings by tens of ms
 between runs (earlier runs: −84 ms to +49 ms with a no-op commit).`,
+	`The real leader sidecar's writes also pay for the machine this harness runs on: the three walletd
+replicas share one disk and two cores, so while the leader commits, both followers replay the previous
+write on their walletd (two disk syncs each). On a cluster each pod has its own disk and node.`,
 	`Writes are serialised by design (walletd is not safe under parallel keystore writes): the leader's
 write throughput is about 1 / (walletd write + commit) ≈ 15–20 writes/s; parallel clients queue on
 the write lock within their request timeout (default 30 s).`,
