@@ -239,6 +239,8 @@ func ratio(a, b float64) string {
 	}
 	r := a / b
 	switch {
+	case r > 0 && r < 0.01:
+		return "1/" + thousands(int(1/r+0.5))
 	case r >= 100:
 		return fmt.Sprintf("%.0f×", r)
 	case r >= 10:
