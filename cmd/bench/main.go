@@ -108,6 +108,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	progress := func(s string) { fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), s) }
 	rep := Report{Machine: machine(start)}
 	rep.Machine.Command = command(args)
+	peak := 0.0
+	sample := func(load string) {
+		if v := load1(load); v > peak {
+			peak = v
+		}
+	}
+	sample(rep.Machine.LoadStart)
 	busy := loadAbove(rep.Machine.LoadStart, rep.Machine.NProc)
 
 	for _, key := range areaKeys {
@@ -125,6 +132,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		t0, load0 := time.Now(), loadAvg()
 		a := runArea(ctx, key, cfg, progress)
 		a.Took, a.LoadStart, a.LoadEnd = time.Since(t0), load0, loadAvg()
+		sample(a.LoadStart)
+		sample(a.LoadEnd)
 		busy = busy || loadAbove(a.LoadEnd, rep.Machine.NProc)
 		if a.Err != "" {
 			fmt.Fprintf(stderr, "bench: %s failed: %s\n", key, a.Err)
@@ -133,7 +142,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Machine.End = time.Now()
 	rep.Machine.LoadEnd = loadAvg()
+	sample(rep.Machine.LoadEnd)
 	rep.Busy = busy || loadAbove(rep.Machine.LoadEnd, rep.Machine.NProc)
+	rep.PeakLoad = peak
 	out := Render(rep)
 	if cfg.out == "" {
 		_, err := io.WriteString(stdout, out)
@@ -280,10 +291,13 @@ func loadAvg() string {
 }
 
 // loadAbove reports whether the 1-minute load average exceeds the cores.
-func loadAbove(load string, cores int) bool {
+func loadAbove(load string, cores int) bool { return load1(load) > float64(cores) }
+
+// load1 is the 1-minute figure of a loadAvg string (0 if unknown).
+func load1(load string) float64 {
 	one, _, _ := strings.Cut(load, " ")
-	v, err := strconv.ParseFloat(one, 64)
-	return err == nil && v > float64(cores)
+	v, _ := strconv.ParseFloat(one, 64)
+	return v
 }
 
 // command is how this run was started, for the report's header.

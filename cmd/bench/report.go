@@ -62,8 +62,11 @@ type Area struct {
 type Report struct {
 	Machine Machine
 	Areas   []Area
-	// Busy is set when the load average exceeded the core count.
-	Busy bool
+	// Busy is set when the load average exceeded the core count; PeakLoad
+	// is the highest 1-minute load average sampled (start and end of the
+	// run and of each area).
+	Busy     bool
+	PeakLoad float64
 }
 
 func (v Verdict) String() string {
@@ -95,7 +98,12 @@ func Render(r Report) string {
 	fmt.Fprintf(&b, "| load average (1/5/15 min) at end | %s |\n", orDash(m.LoadEnd))
 	b.WriteString("\n")
 	if r.Busy {
-		fmt.Fprintf(&b, "**The machine was busy during this run** (a load average above its %d cores: other builds and tests shared it), so latency tails (p99, max) include time spent waiting for a core; medians and resource figures are less affected. Each area's own load average is in its section.\n\n", m.NProc)
+		very := ""
+		if r.PeakLoad > 2*float64(m.NProc) {
+			very = "very "
+		}
+		fmt.Fprintf(&b, "**The machine was %sbusy during this run** (1-minute load average up to %.2f on %d cores: other builds and tests shared it), so", very, r.PeakLoad, m.NProc)
+		b.WriteString(" latency tails (p99, max) include time spent waiting for a core; medians and resource figures are less affected. Each area's own load average is in its section.\n\n")
 	}
 
 	// Summary: one line per area.

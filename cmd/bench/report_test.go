@@ -18,7 +18,7 @@ func sampleReport() Report {
 			Start: start, End: start.Add(21*time.Minute + 3*time.Second),
 			LoadStart: "3.10 / 4.00 / 5.00", LoadEnd: "6.50 / 5.00 / 5.00", Command: "make bench",
 		},
-		Busy: true,
+		Busy: true, PeakLoad: 6.5,
 		Areas: []Area{
 			healthArea(bench.HealthResults{
 				Requests: 20000, AchievedRate: 1500, P50: 270 * time.Microsecond, P99: 2520 * time.Microsecond, Max: 52 * time.Millisecond,
@@ -50,7 +50,7 @@ func TestRender(t *testing.T) {
 		"| load average (1/5/15 min) at start | 3.10 / 4.00 / 5.00 |",
 		"| load average (1/5/15 min) at end | 6.50 / 5.00 / 5.00 |",
 		"2026-11-26 10:00 UTC → 10:21 UTC (21m3s)",
-		"**The machine was busy during this run**",
+		"**The machine was very busy during this run** (1-minute load average up to 6.50 on 2 cores",
 		"| figure | goal | result | baseline | ratio | met? |",
 		// health: p99 missed, ratio to the static floor, RSS and CPU met.
 		"| /readyz latency p99, 20,000 requests at 1500 req/s, 0 errors | < 1 ms | 2.520 ms | 2.000 ms (static server process, same load) | 1.26× | **missed** |",
