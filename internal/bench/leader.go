@@ -86,11 +86,14 @@ type LeaderResults struct {
 	// of the pod's requests (election, keystore, labels, Events) as the API
 	// server's audit log counts them; Election* only the election's
 	// clients (the sidecar's factom_sidecar_kube_requests_total).
-	SteadyWindow                 time.Duration
-	ReqPerSecLeader              float64
-	ReqPerSecFollower            float64 // the busiest follower
-	ElectionReqPerSecLeader      float64
-	ElectionReqPerSecFollower    float64
+	SteadyWindow              time.Duration
+	ReqPerSecLeader           float64
+	ReqPerSecFollower         float64 // the busiest follower
+	ElectionReqPerSecLeader   float64
+	ElectionReqPerSecFollower float64
+	// SpuriousTransitions is how often the Lease changed hands during the
+	// steady-state window (nothing was killed): the soak figure.
+	SpuriousTransitions          int32
 	BaselineReqPerSecLeader      float64
 	BaselineReqPerSecFollower    float64
 	RSSLeaderKiB, RSSFollowerKiB int64
@@ -357,9 +360,18 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 			return res, err
 		}
 	}
+	transitionsBefore, err := leaseTransitions(ctx, admin, ns)
+	if err != nil {
+		return res, err
+	}
 	from := time.Now()
 	time.Sleep(opts.SteadyWindow)
 	to := time.Now()
+	transitionsAfter, err := leaseTransitions(ctx, admin, ns)
+	if err != nil {
+		return res, err
+	}
+	res.SpuriousTransitions = transitionsAfter - transitionsBefore
 	counts, err := auditCounts(kube.AuditLogPath(), from, to)
 	if err != nil {
 		return res, err
@@ -439,6 +451,19 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 	}
 	res.BaselineGraceful = summarize(s)
 	return res, nil
+}
+
+func leaseTransitions(ctx context.Context, cs kubernetes.Interface, ns string) (int32, error) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l, err := cs.CoordinationV1().Leases(ns).Get(c, leader.DefaultLeaseName, metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("lease: %w", err)
+	}
+	if l.Spec.LeaseTransitions == nil {
+		return 0, nil
+	}
+	return *l.Spec.LeaseTransitions, nil
 }
 
 // auditCounts counts the API server's audit events by user agent (up to
@@ -590,6 +615,7 @@ func (r LeaderResults) Markdown() string {
 	fmt.Fprintf(&b, "\n| steady state (%s window, default timings) | goal | sidecar | baseline client-go | |\n|---|---|---|---|---|\n", r.SteadyWindow)
 	fmt.Fprintf(&b, "| API requests/s, leader pod (audit log; election alone) | ≤ 1 | %.2f (%.2f) | %.2f | %s |\n", r.ReqPerSecLeader, r.ElectionReqPerSecLeader, r.BaselineReqPerSecLeader, verdict(reqOK))
 	fmt.Fprintf(&b, "| API requests/s, busiest follower pod (audit log; election alone) | ≤ 1 | %.2f (%.2f) | %.2f | %s |\n", r.ReqPerSecFollower, r.ElectionReqPerSecFollower, r.BaselineReqPerSecFollower, verdict(reqOK))
+	fmt.Fprintf(&b, "| leader changes while nothing was killed (soak) | 0 | %d | — | %s |\n", r.SpuriousTransitions, verdict(r.SpuriousTransitions == 0))
 	fmt.Fprintf(&b, "| RSS | — | leader %d MiB, follower %d MiB | %d MiB | |\n", r.RSSLeaderKiB/1024, r.RSSFollowerKiB/1024, r.BaselineRSSKiB/1024)
 	return b.String()
 }
