@@ -62,13 +62,11 @@ type Elector struct {
 	labels   *labeler
 	events   *eventSink
 
-	mu             sync.Mutex
-	cur            *termState // nil unless this replica holds a term
-	cancelRun      context.CancelFunc
-	lastRenewSent  time.Time
-	cooldownUntil  time.Time
-	shuttingDown   bool
-	lastLeaderTerm int64
+	mu            sync.Mutex
+	cur           *termState // nil unless this replica holds a term
+	cancelRun     context.CancelFunc
+	lastRenewSent time.Time
+	cooldownUntil time.Time
 }
 
 // termState is one term of leadership of this replica.
@@ -355,7 +353,6 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	e.mu.Lock()
 	e.cur = st
 	e.cancelRun = cancelRun
-	e.lastLeaderTerm = acq.term
 	e.mu.Unlock()
 	e.m.term.Set(float64(acq.term))
 	e.log.Info().Str("event", "leader_elected").Int64("term", acq.term).Str("from", acq.from).Str("to", e.cfg.PodName).
@@ -401,9 +398,6 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 // let writes in flight finish, and only then release the Lease. Label and
 // Event wait until the Lease is released, so the handover goes first.
 func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
-	e.mu.Lock()
-	e.shuttingDown = true
-	e.mu.Unlock()
 	ended := e.endTermQuiet(st, "shutting down")
 	waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
 	if err := e.gate.WaitIdle(waitCtx); err != nil {

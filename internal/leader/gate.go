@@ -16,6 +16,9 @@ var ErrNotLeader = errors.New("not the writable leader")
 // lease is lost, and it closes on its own when no renewal has succeeded for
 // the renew deadline: a paused or partitioned leader cannot keep writing on
 // the strength of an old renewal, whatever client-go has noticed yet.
+//
+// Writers use Writable, BeginWrite (it satisfies the proxy's Gate) and
+// WaitIdle; Open, Extend, Close and SetHolder belong to the Elector.
 type Gate struct {
 	now func() time.Time
 
