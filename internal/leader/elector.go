@@ -20,8 +20,9 @@ import (
 )
 
 // Hooks connect the work guarded by the lease (keystore replication) to
-// the election. Every OnPromote call is followed by exactly one OnDemote
-// call for the same term.
+// the election. Every term gets one OnPromote call and exactly one
+// OnDemote call; OnDemote may come while OnPromote is still running (its
+// ctx is cancelled first, and writes never open for that term).
 type Hooks struct {
 	// OnPromote runs after this replica acquired the Lease and before
 	// writes open. term is the fencing token (the Lease's leaseTransitions
