@@ -76,11 +76,26 @@ func leaderArea(r bench.LeaderResults) Area {
 		{Figure: fmt.Sprintf("API requests/s, leader pod, steady state over %s", r.SteadyWindow.Round(time.Second)), Goal: "≤ 1", Result: fmt.Sprintf("%.2f", r.ReqPerSecLeader), Baseline: fmt.Sprintf("%.2f (client-go leader)", r.BaselineReqPerSecLeader), Ratio: ratio(r.ReqPerSecLeader, r.BaselineReqPerSecLeader), Verdict: verdict(r.SteadyWindow > 0 && r.ReqPerSecLeader <= apiRateGoal)},
 		{Figure: "API requests/s, busiest follower pod", Goal: "≤ 1", Result: fmt.Sprintf("%.2f", r.ReqPerSecFollower), Baseline: fmt.Sprintf("%.2f (client-go follower)", r.BaselineReqPerSecFollower), Ratio: ratio(r.ReqPerSecFollower, r.BaselineReqPerSecFollower), Verdict: verdict(r.SteadyWindow > 0 && r.ReqPerSecFollower <= apiRateGoal)},
 		{Figure: "API requests/s of the election's clients alone (sidecar metric), leader / busiest follower", Result: fmt.Sprintf("%.2f / %.2f", r.ElectionReqPerSecLeader, r.ElectionReqPerSecFollower), Baseline: fmt.Sprintf("%.2f / %.2f (client-go)", r.BaselineReqPerSecLeader, r.BaselineReqPerSecFollower), Ratio: ratio(r.ElectionReqPerSecLeader, r.BaselineReqPerSecLeader) + " / " + ratio(r.ElectionReqPerSecFollower, r.BaselineReqPerSecFollower)},
+		soakRow(r),
 		{Figure: "RSS, leader sidecar", Result: fmtMiB(r.RSSLeaderKiB), Baseline: fmtMiB(r.BaselineRSSKiB) + " (client-go elector)", Ratio: ratio(float64(r.RSSLeaderKiB), float64(r.BaselineRSSKiB))},
 		{Figure: "RSS, follower sidecar (largest)", Result: fmtMiB(r.RSSFollowerKiB), Baseline: fmtMiB(r.BaselineRSSKiB) + " (client-go elector)", Ratio: ratio(float64(r.RSSFollowerKiB), float64(r.BaselineRSSKiB))},
 	}
 	a.Reading = leaderReading
 	return a
+}
+
+// soakRow counts leader changes while nothing was killed. The goal
+// is none in 30 minutes of the fast profile; a shorter window of default
+// timings is shown without a verdict.
+func soakRow(r bench.LeaderResults) Row {
+	row := Row{
+		Figure: fmt.Sprintf("leader changes while nothing was killed, default timings, over %s", r.SteadyWindow.Round(time.Second)),
+		Goal:   "none in 30 min (fast profile)", Result: fmt.Sprintf("%d", r.SpuriousTransitions), Baseline: "—", Ratio: "—",
+	}
+	if r.SteadyWindow >= 30*time.Minute {
+		row.Verdict = verdict(r.SpuriousTransitions == 0)
+	}
+	return row
 }
 
 // realProxy is the write-gating proxy of a real walletd-mode sidecar (the

@@ -34,6 +34,7 @@ type config struct {
 	workers  int
 	keepDirs bool
 	idle     time.Duration
+	window   time.Duration
 }
 
 func main() {
@@ -68,6 +69,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.trials, "trials", 10, "failover trials per leader-election scenario")
 	fs.IntVar(&cfg.workers, "readyz-workers", 2, "concurrent /readyz clients in the health load (the machine's cores are shared with the sidecar)")
 	fs.DurationVar(&cfg.idle, "health-idle", time.Minute, "how long the sidecar idles before its RSS and idle CPU are read")
+	window := time.Minute
+	if v := os.Getenv("FACTOM_BENCH_LEADER_WINDOW"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: FACTOM_BENCH_LEADER_WINDOW: %w", errUsage, err)
+		}
+		window = d
+	}
+	fs.DurationVar(&cfg.window, "leader-window", window, "steady-state window of the leader benchmark: API requests and leader changes while nothing is killed (env FACTOM_BENCH_LEADER_WINDOW)")
 	fs.BoolVar(&cfg.keepDirs, "keep", false, "keep each area's working directory (logs) instead of removing it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
@@ -201,7 +211,7 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 			a.Rows, a.Err = nil, err.Error()
 		}
 	case "leader":
-		res, err := bench.MeasureLeader(ctx, bench.LeaderOptions{Trials: cfg.trials, Dir: dir, Progress: sub})
+		res, err := bench.MeasureLeader(ctx, bench.LeaderOptions{Trials: cfg.trials, SteadyWindow: cfg.window, Dir: dir, Progress: sub})
 		a = leaderArea(res)
 		if err != nil {
 			a.Rows, a.Err = nil, err.Error()

@@ -21,25 +21,41 @@ mode does not use it).`,
 from the cache. CPU is read from /proc/<pid>/stat in 10 ms ticks, so per-poll CPU is approximate.`,
 }
 
-const leaderMethod = `Measured by ` + "`bench.MeasureLeader`" + ` (internal/bench/leader.go) on a real kube-apiserver + etcd with three
-full walletd pods (walletd-init, test-walletd, sidecar in walletd mode with keystore replication) played
-by local processes. A trial signals the leader's sidecar and times until another pod's ` + "`/leader`" + `
-answers 200 (writable: promotion done); the signalled sidecar is started again before the next trial,
-as the kubelet restarts a container. API requests are counted from the API server's audit log by
-user agent over the steady-state window. The baseline is plain client-go ` + "`leaderelection`" + `
-(cmd/bench-baseline-elector) with 15 s / 10 s / 2 s, ` + "`ReleaseOnCancel`" + ` and no watch, in the same run.`
+const leaderMethod = `Measured by ` + "`bench.MeasureLeader`" + ` (internal/bench/leader.go) on a real kube-apiserver + etcd (etcd with
+` + "`--unsafe-no-fsync`" + `, as in the tests) with three full walletd pods played by local processes (walletd-init,
+bin/test-walletd, the sidecar in walletd mode with keystore replication, its rights only from
+` + "`manifests/base/rbac.yaml`" + `). A trial signals the leader's sidecar and times until another pod's ` + "`/leader`" + `
+answers 200 — writable, i.e. after the keystore promotion — polling every 2 ms; the signalled sidecar
+is started again before the next trial, as the kubelet restarts a container. The baseline is plain
+client-go ` + "`leaderelection`" + ` (cmd/bench-baseline-elector: ` + "`LeaseLock`" + `, ` + "`RunOrDie`" + `, ` + "`ReleaseOnCancel`" + `, no
+watch) with 15 s / 10 s / 2 s, in the same run. API requests per pod are counted from the API server's
+audit log by user agent (every request the pod sends: election, label, keystore, Events), and
+separately from the sidecar's own ` + "`factom_sidecar_kube_requests_total`" + ` (the election's clients only).`
 
 var leaderReading = []string{
-	`Crash failover is bounded by the lease duration: a killed leader cannot release its Lease, so the
-others wait for it to expire; the watch on the Lease lets a candidate try the moment it expires instead
-of at its next retry, which is where the sidecar gains on client-go's baseline.`,
-	`Graceful handover does not wait for expiry: on SIGTERM the leader closes writes, releases the Lease,
-and the followers' watch sees the release at once; client-go's baseline waits for its next retry
-(up to the retry period, 2 s).`,
-	`The fast profile trades failover time for sensitivity to API server latency; the spurious failovers
-it causes under load over 30 minutes are not measured by this command.`,
-	`API requests per pod include everything the pod sends (election, role label, keystore watch, Events),
-not only the election.`,
+	`**Crash failover is the lease duration, not more.** A killed leader cannot release the Lease, so the
+others must wait for it to expire. Followers learn of every renewal through a watch on the one Lease
+and judge expiry with their own clock from the moment they saw the last renewal (as client-go does),
+then try at exactly that moment instead of at their next retry: failover = lease duration minus the
+time since the leader's last renewal. client-go alone observes renewals only when it polls (every
+2–4.4 s with jitter), so it sees the last renewal late and notices the expiry late.`,
+	`**Graceful handover does not wait for expiry.** On SIGTERM the leader closes writes, waits for writes
+in flight, lets client-go release the Lease (holder cleared), and only then relabels the pod and writes
+its Event; the followers' watch sees the release at once, the first to write the Lease (a conditional
+update) wins and runs the keystore promotion: a handful of loopback API requests, stretched by busy
+cores. client-go's baseline waits for its next retry.`,
+	`**API load**: the leader renews once per retry period (0.5 req/s at 2 s); followers send nothing in
+steady state — they hold one watch on the Lease (and the keystore Secret); a long-running watch is
+counted when it ends (every 4–6 min, re-established with a get). client-go's followers poll the Lease
+every retry period.`,
+	`**The writable gate is stricter than the Lease**: it closes on its own once no renewal has succeeded
+for the renew deadline (measured from the moment the renewal was sent), which is earlier than any
+follower can take over. A paused (SIGSTOP) leader therefore answers ` + "`/leader`" + ` 503 on its first request
+after waking; the integration tests check this, and that an API server outage closes writes.`,
+	`Fast profile: 4 s / 3 s / 0.5 s costs 2 leader requests/s and tolerates only 3 s of API server trouble
+before the leader gives up writes. **Soak**: the steady-state window (default timings) doubles as a
+count of leader changes while nothing is killed; the issue's soak (fast profile, 30 minutes) needs
+` + "`-leader-window 30m`" + ` and is not part of a default run.`,
 }
 
 const proxyMethod = `Measured by ` + "`bench.MeasureProxy`" + ` (internal/bench/proxy.go): a real walletd (bin/test-walletd) and the proxy

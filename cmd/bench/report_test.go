@@ -117,6 +117,9 @@ func TestVerdictsAgainstGoals(t *testing.T) {
 		{"crash failover within lease + 0.2 s", leaderArea(bench.LeaderResults{CrashDefault: bench.Latencies{Samples: []time.Duration{1}, P99: 15200 * time.Millisecond}}), 1, Met},
 		{"crash failover past lease + 0.2 s", leaderArea(bench.LeaderResults{CrashDefault: bench.Latencies{Samples: []time.Duration{1}, P99: 15201 * time.Millisecond}}), 1, Missed},
 		{"handover not measured", leaderArea(bench.LeaderResults{}), 5, Missed},
+		{"no spurious failover in a 30-minute soak", leaderArea(bench.LeaderResults{SteadyWindow: 30 * time.Minute}), 9, Met},
+		{"a leader change in the soak", leaderArea(bench.LeaderResults{SteadyWindow: 30 * time.Minute, SpuriousTransitions: 1}), 9, Missed},
+		{"a one-minute window judges no soak", leaderArea(bench.LeaderResults{SteadyWindow: time.Minute}), 9, NoGoal},
 		{"write overhead 50 ms", proxyArea(bench.ProxyResults{Reads: 1, Writes: 1, WriteOverheadP99: 50 * time.Millisecond}, nil, ""), 4, Met},
 		{"read overhead above 1 ms", proxyArea(bench.ProxyResults{Reads: 1, Writes: 1, ReadOverheadP99: 1100 * time.Microsecond}, nil, ""), 2, Missed},
 	}
