@@ -158,7 +158,9 @@ func (p *WalletPod) Start(ctx context.Context) error {
 	walletPath := filepath.Join(p.Dir, "factom_wallet.db")
 	initProc, err := Start(p.Name+"-init", c.Opts.Sidecar, []string{"walletd-init",
 		"--kubeconfig", kubeconfig, "--namespace", c.Namespace, "--keystore-key-file", c.KeyFile,
-		"--wallet-path", walletPath, "--log-format", "json"}, nil, filepath.Join(p.Dir, "walletd-init.log"))
+		"--wallet-path", walletPath, "--log-format", "json",
+		// Its probe port is not used here; a fixed one could collide.
+		"--listen", "127.0.0.1:0"}, nil, filepath.Join(p.Dir, "walletd-init.log"))
 	if err != nil {
 		return err
 	}
