@@ -106,7 +106,8 @@ func Create(path string, c Contents) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("create wallet file %s: %w", path, os.ErrExist)
 	}
-	if _, err := factom.ParseMnemonic(c.Seed.Reveal()); err != nil {
+	m, err := walletd.ParseMnemonic(c.Seed)
+	if err != nil {
 		return fmt.Errorf("create wallet file: the seed is not a valid 12-word mnemonic")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -120,7 +121,6 @@ func Create(path string, c Contents) error {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		var buf bytes.Buffer
-		m, _ := factom.ParseMnemonic(c.Seed.Reveal())
 		if err := gob.NewEncoder(&buf).Encode(dbSeedBase{m, c.Next.FCT, c.Next.EC, c.Next.ID}); err != nil {
 			return fmt.Errorf("encode seed record: %w", err)
 		}

@@ -86,9 +86,20 @@ func KeyFromSecret(secret walletd.Secret) (Kind, walletd.Key, error) {
 
 // Deriver derives walletd's BIP44 keys from one mnemonic. It computes the
 // BIP39 seed (2048 PBKDF2 rounds) and the m/44'/coin'/0'/0 chain keys once,
-// so deriving index i costs one child step instead of the factom library's
-// whole path from the mnemonic (MakeBIP44*Address): replaying or checking
-// 10,000 keys stays cheap. Results equal the library's (tested).
+// so deriving index i costs one child step instead of the whole path from
+// the mnemonic: replaying or checking 10,000 keys stays cheap.
+//
+// The arithmetic is walletd's, not the factom library's as linked into the
+// sidecar: walletd (wallet/v2) is built with go-bip32
+// v0.3.6-0.20161206200006-3b593af1c415, which left-pads every private key
+// to 32 bytes, while the sidecar's module graph resolves go-bip32 v0.3.5,
+// which drops a leading zero byte. The two disagree whenever some key on
+// the path has a leading zero byte (≈1 in 256 per key): at the last step
+// v0.3.5 yields no key where walletd hands out the padded one, and at a
+// hardened step (44', coin') the 31-byte parent feeds a different HMAC, so
+// v0.3.5 derives a different chain altogether (every key of that kind
+// differs). Results are tested against a real walletd over many seeds,
+// including seeds with such keys.
 type Deriver struct {
 	mu     sync.Mutex
 	chains map[Kind]chainKey
@@ -102,26 +113,26 @@ type chainKey struct {
 	key, chainCode, pub []byte
 }
 
-// ErrInvalidIndex: BIP32 yields no usable key at this index for walletd.
-// The libraries walletd uses drop leading zero bytes of a child key, and
-// walletd then refuses it ("secret key portion must be 32 bytes"); its
-// generate-* fails at that index for good (the counter does not move), so
-// no replica can ever hand out a key there.
+// ErrInvalidIndex: BIP32 yields no usable key at this index: the child
+// private key is zero, which happens with probability 2^-256. walletd's
+// go-bip32 refuses it and its generate-* fails at that index for good (the
+// counter does not move). Kept so scans stay correct in that case.
 var ErrInvalidIndex = errors.New("no usable key at this index")
 
 // NewDeriver prepares derivation for mnemonic. The error never contains it.
 func NewDeriver(mnemonic walletd.Secret) (*Deriver, error) {
-	m, err := factom.ParseMnemonic(mnemonic.Reveal())
+	m, err := walletd.ParseMnemonic(mnemonic)
 	if err != nil {
 		return nil, fmt.Errorf("seed: not a valid 12-word mnemonic")
 	}
-	seed, err := bip39.NewSeedWithErrorChecking(m, "")
-	if err != nil {
-		return nil, fmt.Errorf("seed: not a valid 12-word mnemonic")
-	}
-	master, err := bip32.NewMasterKey(seed)
-	if err != nil {
-		return nil, fmt.Errorf("seed: master key: %w", err)
+	seed := bip39.NewSeed(m, "")
+	// Master key exactly as go-bip32 NewMasterKey (same in both versions).
+	mac := hmac.New(sha512.New, []byte("Bitcoin seed"))
+	mac.Write(seed)
+	sum := mac.Sum(nil)
+	master := chainKey{key: sum[:32], chainCode: sum[32:]}
+	if !validPrivate(master.key) {
+		return nil, fmt.Errorf("seed: master key: invalid")
 	}
 	d := &Deriver{chains: map[Kind]chainKey{}, cache: map[Kind][]walletd.Key{}}
 	for _, k := range Kinds {
@@ -129,11 +140,14 @@ func NewDeriver(mnemonic walletd.Secret) (*Deriver, error) {
 		// walletd derives with account = bip32.FirstHardenedChild, chain 0
 		// (wallet.DBSeed.Next*), i.e. m/44'/coin'/0'/0.
 		for _, idx := range []uint32{bip44.Purpose, k.coin(), bip32.FirstHardenedChild, 0} {
-			if key, err = key.NewChildKey(idx); err != nil {
-				return nil, fmt.Errorf("seed: derive %s chain: %w", k, err)
+			sec, cc, ok := key.derive(idx)
+			if !ok {
+				return nil, fmt.Errorf("seed: derive %s chain: invalid key", k)
 			}
+			key = chainKey{key: sec, chainCode: cc}
 		}
-		d.chains[k] = chainKey{key: key.Key, chainCode: key.ChainCode, pub: key.PublicKey().Key}
+		key.pub = publicKey(key.key)
+		d.chains[k] = key
 	}
 	return d, nil
 }
@@ -208,31 +222,59 @@ func (d *Deriver) IndexOf(kind Kind, public string, from, to uint32) (uint32, bo
 	return 0, false, nil
 }
 
-// child is BIP32 CKDpriv for a non-hardened index, step for step as
-// go-bip32 v0.3.5 (Key.NewChildKey, addPrivateKeys, validatePrivateKey)
-// does it, so it yields the same bytes and the same failures; ok is false
-// where walletd cannot use the key (see ErrInvalidIndex).
+// child is the key at non-hardened index i of the chain; ok is false where
+// walletd cannot use it (see ErrInvalidIndex).
 func (c chainKey) child(i uint32) ([]byte, bool) {
-	data := make([]byte, 0, len(c.pub)+4)
-	data = append(data, c.pub...)
+	key, _, ok := c.derive(i)
+	return key, ok
+}
+
+// derive is BIP32 CKDpriv step for step as walletd's go-bip32
+// (v0.3.6-0.20161206200006-3b593af1c415: Key.NewChildKey, addPrivateKeys,
+// validatePrivateKey) does it: hardened children hash 0x00 | the 32-byte
+// parent key, others the parent's compressed public key; the child key is
+// (IL + parent) mod n, left-padded to 32 bytes; only a zero key is refused
+// (the library does not check IL < n either).
+func (c chainKey) derive(i uint32) (key, chainCode []byte, ok bool) {
+	var data []byte
+	if i >= bip32.FirstHardenedChild {
+		data = make([]byte, 0, 1+len(c.key)+4)
+		data = append(data, 0)
+		data = append(data, c.key...)
+	} else {
+		pub := c.pub
+		if pub == nil {
+			pub = publicKey(c.key)
+		}
+		data = make([]byte, 0, len(pub)+4)
+		data = append(data, pub...)
+	}
 	data = binary.BigEndian.AppendUint32(data, i)
 	mac := hmac.New(sha512.New, c.chainCode)
 	mac.Write(data)
-	il := mac.Sum(nil)[:32]
+	sum := mac.Sum(nil)
 	var a, b big.Int
-	a.SetBytes(il)
+	a.SetBytes(sum[:32])
 	b.SetBytes(c.key)
 	a.Add(&a, &b)
 	a.Mod(&a, secp256k1N)
-	key := a.Bytes()
-	keyInt, _ := binary.ReadVarint(bytes.NewBuffer(key))
-	if keyInt == 0 || bytes.Compare(key, secp256k1N.Bytes()) >= 0 {
-		return nil, false
+	key = a.FillBytes(make([]byte, 32))
+	if !validPrivate(key) {
+		return nil, nil, false
 	}
-	if len(key) != 32 {
-		return nil, false
-	}
-	return key, true
+	return key, sum[32:], true
+}
+
+// validPrivate is walletd's go-bip32 validatePrivateKey: 32 bytes, not
+// zero, below the curve order.
+func validPrivate(key []byte) bool {
+	return len(key) == 32 && !bytes.Equal(key, make([]byte, 32)) && bytes.Compare(key, secp256k1N.Bytes()) < 0
+}
+
+// publicKey is the compressed secp256k1 public key of a 32-byte private
+// key (go-bip32's publicKeyForPrivateKey, identical in both versions).
+func publicKey(key []byte) []byte {
+	return (&bip32.Key{Key: key, IsPrivate: true}).PublicKey().Key
 }
 
 var secp256k1N, _ = new(big.Int).SetString("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", 16)

@@ -10,6 +10,7 @@ import (
 	"github.com/FactomProject/factom"
 	bip32 "github.com/FactomProject/go-bip32"
 	bip39 "github.com/FactomProject/go-bip39"
+	bip44 "github.com/FactomProject/go-bip44"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 )
@@ -32,8 +33,10 @@ func testDeriver(t testing.TB, seed walletd.Secret) *Deriver {
 	return d
 }
 
+// The factom library as linked here (go-bip32 v0.3.5) agrees with walletd
+// wherever no key on the path has a leading zero byte; seed 1's FCT chain
+// has one only at index 644 (below).
 func TestDeriverMatchesFactomLibrary(t *testing.T) {
-	// Seed 1 has no usable FCT key at index 644 (see ErrInvalidIndex).
 	seed := testMnemonic(t, 1)
 	d := testDeriver(t, seed)
 	for _, i := range []uint32{0, 1, 2, 17, 643, 645} {
@@ -71,17 +74,35 @@ func TestDeriverMatchesFactomLibrary(t *testing.T) {
 	}
 }
 
-func TestDeriverInvalidIndexLikeTheLibrary(t *testing.T) {
+// Where the child key has a leading zero byte, go-bip32 v0.3.5 (linked
+// here) yields 31 bytes and the library refuses the key; walletd's go-bip32
+// pads it to 32 bytes and hands it out. The deriver must yield walletd's
+// key: the same number, padded.
+func TestDeriverPadsLikeWalletd(t *testing.T) {
 	seed := testMnemonic(t, 1)
 	d := testDeriver(t, seed)
-	_, libErr := factom.MakeBIP44FactoidAddress(seed.Reveal(), bip32.FirstHardenedChild, 0, 644)
-	_, err := d.Key(FCT, 644)
-	if libErr == nil || !errors.Is(err, ErrInvalidIndex) {
-		t.Fatalf("library: %v, deriver: %v", libErr, err)
+	if _, err := factom.MakeBIP44FactoidAddress(seed.Reveal(), bip32.FirstHardenedChild, 0, 644); err == nil {
+		t.Fatal("library accepts FCT #644 of seed 1: the test no longer covers a 31-byte key")
 	}
-	// Scanning walks over it.
-	k := mustKey(t, d, FCT, 645)
-	if i, ok, err := d.IndexOf(FCT, k.Public, 600, 700); err != nil || !ok || i != 645 {
+	raw, err := bip44.NewKeyFromMnemonic(seed.Reveal(), bip44.TypeFactomFactoids, bip32.FirstHardenedChild, 0, 644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Key) != 31 {
+		t.Fatalf("library child key has %d bytes", len(raw.Key))
+	}
+	want, err := factom.MakeFactoidAddress(append([]byte{0}, raw.Key...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Key(FCT, 644)
+	if err != nil {
+		t.Fatalf("FCT #644: %v", err)
+	}
+	if got.Public != want.String() || got.Secret.Reveal() != want.SecString() {
+		t.Fatalf("FCT #644: derived %s, want the padded key %s", got.Public, want.String())
+	}
+	if i, ok, err := d.IndexOf(FCT, got.Public, 600, 700); err != nil || !ok || i != 644 {
 		t.Fatalf("IndexOf: %d %v %v", i, ok, err)
 	}
 }
@@ -269,4 +290,21 @@ func mustKey(t testing.TB, d *Deriver, kind Kind, i uint32) walletd.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// 1 in 256 of walletd's random seeds has entropy starting with a zero byte;
+// walletd uses them, so the replicator must too (the factom library as
+// linked here refuses them).
+func TestSeedWithZeroLeadingEntropy(t *testing.T) {
+	m, err := bip39.NewMnemonic(append([]byte{0}, bytes.Repeat([]byte{7}, 15)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := walletd.Secret(m)
+	if _, err := NewDeriver(seed); err != nil {
+		t.Fatalf("NewDeriver: %v", err)
+	}
+	if err := (&State{Seed: seed}).Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
 }

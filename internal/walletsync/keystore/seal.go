@@ -209,7 +209,7 @@ func Open(key *SealKey, h Header, blob []byte) (*State, error) {
 // the public key from the secret itself on import anyway. Errors contain
 // no secret.
 func (s *State) Validate() error {
-	if _, err := factom.ParseMnemonic(s.Seed.Reveal()); err != nil {
+	if _, err := walletd.ParseMnemonic(s.Seed); err != nil {
 		return fmt.Errorf("seed: not a valid 12-word mnemonic")
 	}
 	seen := map[string]bool{}
