@@ -78,7 +78,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		return nil
 	}
 	wasInSync, prevApplied := r.inSync.Load(), r.applied.Load()
-	err = r.syncTo(ctx, d, snap, r.preempt.Load)
+	err = r.syncTo(ctx, d, snap, r.preempt.Load, true)
 	switch {
 	case errors.Is(err, errPreempted):
 		return nil

@@ -66,11 +66,30 @@ func buildLocal(ctx context.Context, w *walletd.Client, d *keystore.Deriver, st 
 	return v, nil
 }
 
-// replay brings walletd to st: generate-* until every counter reaches the
-// replicated one (each result checked against the derivation), import the
-// imported keys walletd lacks, remove the removed keys it holds. stop is
-// polled between calls so a promotion can take over a long replay.
-func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localView, st *keystore.State, stop func() bool) error {
+// replay brings walletd to st, so that it holds exactly the keys st
+// accounts for:
+//
+//  1. generate-* until walletd's counter of each kind reaches st's (each
+//     result checked against the derivation). The view's counters are a
+//     lower bound inferred from the keys walletd holds; walletd's real
+//     counter may be higher (keys removed locally by a write that was never
+//     committed, or a crash between walletd's counter and key writes), and
+//     then walletd answers with a later index: the view jumps to it.
+//  2. restore: import every derivation below st's counter that st does not
+//     record as removed and walletd lacks (its secret is derived from the
+//     seed). Step 1 proved walletd's counter is at least st's, so
+//     importing them never leaves walletd's counter behind a key it holds.
+//     A derived key missing locally is never read as "counter is lower".
+//  3. import the imported keys walletd lacks (batches of 200), remove the
+//     removed keys it holds;
+//  4. remove the keys st does not account for (cleanAhead: also derived
+//     keys at or past st's counter): keys a write put on walletd whose
+//     commit failed, so no client was acknowledged them, or that step 1
+//     generated itself. walletd's counter stays where it is, so a removed
+//     derived key past the counter is skipped, never handed out.
+//
+// stop is polled between calls so a promotion can take over a long replay.
+func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localView, st *keystore.State, stop func() bool, cleanAhead bool) error {
 	w := r.cfg.Walletd
 	for _, kind := range keystore.Kinds {
 		for v.next.Get(kind) < st.Next.Get(kind) {
@@ -98,14 +117,49 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 			if !found {
 				return fmt.Errorf("replay %s #%d: walletd generated %s: %w", kind, from, k.Public, keystore.ErrDerivationMismatch)
 			}
+			if idx != from {
+				r.log.Warn().Str("event", "keystore_walletd_ahead").Str("kind", string(kind)).Uint32("expected", from).Uint32("index", idx).
+					Msg("walletd's counter was past the keys it holds (keys removed locally by an uncommitted write); missing keys below the keystore's counter are restored by import")
+			}
 			v.next.Set(kind, idx+1)
 			v.present[k.Public] = kind
 			r.metrics.replayed.WithLabelValues("generate").Inc()
 		}
 	}
 
+	// want: every key st says walletd must hold.
+	want := make(map[string]keystore.Kind, len(st.Imported))
 	var addrs, ids []walletd.Secret
+	for _, kind := range keystore.Kinds {
+		for i := uint32(0); i < st.Next.Get(kind); i++ {
+			k, err := d.Key(kind, i)
+			if errors.Is(err, keystore.ErrInvalidIndex) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if st.IsRemoved(k.Public) {
+				continue
+			}
+			want[k.Public] = kind
+			if _, ok := v.present[k.Public]; ok {
+				continue
+			}
+			if kind == keystore.ID {
+				ids = append(ids, k.Secret)
+			} else {
+				addrs = append(addrs, k.Secret)
+			}
+		}
+	}
+	if n := len(addrs) + len(ids); n > 0 {
+		r.log.Warn().Str("event", "keystore_restore").Int("keys", n).
+			Msg("walletd lacks derived keys the keystore holds (removed locally by an uncommitted write); importing them")
+		r.metrics.replayed.WithLabelValues("restore").Add(float64(n))
+	}
 	for _, imp := range st.Imported {
+		want[imp.Public] = imp.Kind
 		if _, ok := v.present[imp.Public]; ok {
 			continue
 		}
@@ -143,10 +197,30 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 		ids = ids[n:]
 	}
 
+	// Removed keys walletd holds, then keys st does not account for.
+	var drop []keystore.Removed
 	for _, rm := range st.Removed {
-		if _, ok := v.present[rm.Public]; !ok {
+		if _, ok := v.present[rm.Public]; ok {
+			drop = append(drop, rm)
+		}
+	}
+	for pub, kind := range v.present {
+		if _, ok := want[pub]; ok || st.IsRemoved(pub) {
 			continue
 		}
+		if !cleanAhead {
+			if _, derived, err := d.IndexOf(kind, pub, st.Next.Get(kind), v.next.Get(kind)); err != nil {
+				return err
+			} else if derived {
+				continue // walletd is ahead: kept, and adopted by a promotion
+			}
+		}
+		r.log.Warn().Str("event", "keystore_unknown_key_removed").Str("kind", string(kind)).Str("public", pub).
+			Msg("walletd holds a key the keystore does not (its write was never committed, so never acknowledged); removing it")
+		r.metrics.replayed.WithLabelValues("cleanup").Inc()
+		drop = append(drop, keystore.Removed{Kind: kind, Public: pub})
+	}
+	for _, rm := range drop {
 		if stop() {
 			return errPreempted
 		}

@@ -82,6 +82,7 @@ type Replicator struct {
 	snap        *store.Snapshot // leader: last committed version
 	stale       bool            // leader: last write's outcome unknown, reload first
 	fenced      bool            // leader: the Secret has a newer term
+	dirty       bool            // leader: walletd may hold a change the Secret does not (a failed commit)
 	local       *localView      // follower: what walletd holds
 	lastApplied *store.Snapshot // follower: last version applied to walletd
 	derivers    map[walletd.Secret]*keystore.Deriver
@@ -205,6 +206,14 @@ func (r *Replicator) Commit(ctx context.Context, term int64, method string, para
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := r.commitLocked(ctx, term, method, params, result)
+	if err != nil && !errors.Is(err, ErrNotLeader) {
+		// walletd made a change that is not committed: take it back
+		// before the proxy lets the next write through.
+		r.dirty = true
+	}
+	if r.dirty {
+		r.repairLocked(ctx, term)
+	}
 	r.metrics.commitDuration.Observe(r.cfg.Now().Sub(start).Seconds())
 	r.metrics.commits.WithLabelValues(commitResult(err)).Inc()
 	return err
@@ -246,6 +255,19 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 	d, err := r.deriver(r.snap.State.Seed)
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", method, err)
+	}
+	if kind, ok := keystore.GenerateKind(method); ok {
+		// Whatever path the state takes below (incremental or a resync),
+		// a generated key the keystore already accounts for was handed
+		// out before: never acknowledge it again.
+		if err := r.snap.State.CheckGenerated(d, kind, result); err != nil {
+			if errors.Is(err, keystore.ErrAlreadyIssued) {
+				r.log.Error().Str("event", "keystore_key_reissued").Str("method", method).Err(err).
+					Uint32("counter", r.snap.State.Next.Get(kind)).
+					Msg("walletd handed out a key the keystore already holds; refusing the write (walletd's counter is behind the keystore)")
+			}
+			return fmt.Errorf("commit %s: %w", method, err)
+		}
 	}
 	next := r.snap.State.Clone()
 	change, err := next.Apply(d, method, params, result)
@@ -297,6 +319,58 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 	r.metrics.appliedGeneration.Set(float64(snap.Generation))
 	r.log.Debug().Str("event", "keystore_committed").Str("method", method).Int64("generation", snap.Generation).Int64("term", term).Str("public", change.Public).Msg("keystore write committed")
 	return nil
+}
+
+// repairTimeout bounds rolling back the leader's walletd after a failed
+// commit (the proxy holds its write lock meanwhile).
+const repairTimeout = 10 * time.Second
+
+// repairLocked brings the leader's walletd back to the last committed
+// keystore after a write whose commit failed (or whose outcome is
+// unknown): it reloads the Secret when the last commit's outcome is
+// unknown, then reconciles walletd with it exactly as a follower does —
+// restoring keys an uncommitted removal took away, removing keys an
+// uncommitted import or generate added. It runs inside Commit, under the
+// proxy's write lock, so no other write is in flight on walletd. If it
+// cannot finish (API server or walletd unreachable), r.dirty stays set and
+// the next Commit tries again; a demoted replica is reconciled by the
+// follower loop. Caller holds mu.
+func (r *Replicator) repairLocked(ctx context.Context, term int64) {
+	if role(r.role.Load()) != roleLeader || r.leaderTerm.Load() != term || r.fenced || r.snap == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), repairTimeout)
+	defer cancel()
+	if r.stale {
+		snap, err := r.cfg.Store.Load(ctx)
+		if err != nil {
+			return
+		}
+		if snap.Term != term {
+			r.fence(term, snap.Term)
+			return
+		}
+		r.snap, r.stale = snap, false
+		r.applied.Store(snap.Generation)
+		r.seen.Store(snap.Generation)
+		r.metrics.appliedGeneration.Set(float64(snap.Generation))
+	}
+	d, err := r.deriver(r.snap.State.Seed)
+	if err != nil {
+		return
+	}
+	v, err := buildLocal(ctx, r.cfg.Walletd, d, r.snap.State, r.cfg.Now())
+	if err == nil {
+		err = r.replay(ctx, d, v, r.snap.State, func() bool { return false }, true)
+	}
+	if err != nil {
+		r.log.Warn().Str("event", "keystore_rollback_failed").Int64("generation", r.snap.Generation).Err(err).
+			Msg("could not bring walletd back to the keystore after a failed commit; retrying with the next write")
+		return
+	}
+	r.dirty = false
+	r.log.Info().Str("event", "keystore_rolled_back").Int64("generation", r.snap.Generation).
+		Msg("walletd brought back to the committed keystore after a failed commit")
 }
 
 func (r *Replicator) fence(term, stored int64) {
@@ -372,7 +446,9 @@ func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
 		if err != nil {
 			return fmt.Errorf("promote: %w", err)
 		}
-		if err := r.syncTo(ctx, d, snap, func() bool { return false }); err != nil {
+		// Keys walletd generated past the Secret are kept (and adopted
+		// below); every other key the Secret does not hold is removed.
+		if err := r.syncTo(ctx, d, snap, func() bool { return false }, false); err != nil {
 			return fmt.Errorf("promote: catch up: %w", err)
 		}
 		next := snap.State.Clone()
@@ -427,7 +503,7 @@ func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapsh
 }
 
 func (r *Replicator) becomeLeader(term int64, snap *store.Snapshot) {
-	r.snap, r.stale, r.fenced = snap, false, false
+	r.snap, r.stale, r.fenced, r.dirty = snap, false, false, false
 	// The leader's walletd changes through the proxy from now on: the
 	// follower's view of it is rebuilt after a demotion.
 	r.local = nil
@@ -469,7 +545,7 @@ func (r *Replicator) signal() {
 
 // syncTo brings this walletd to snap (rebuilding the local view when
 // needed). Caller holds mu.
-func (r *Replicator) syncTo(ctx context.Context, d *keystore.Deriver, snap *store.Snapshot, stop func() bool) error {
+func (r *Replicator) syncTo(ctx context.Context, d *keystore.Deriver, snap *store.Snapshot, stop func() bool, cleanAhead bool) error {
 	now := r.cfg.Now()
 	if r.local == nil || now.Sub(r.local.builtAt) > r.cfg.ResyncPeriod {
 		v, err := buildLocal(ctx, r.cfg.Walletd, d, snap.State, now)
@@ -478,7 +554,7 @@ func (r *Replicator) syncTo(ctx context.Context, d *keystore.Deriver, snap *stor
 		}
 		r.local = v
 	}
-	if err := r.replay(ctx, d, r.local, snap.State, stop); err != nil {
+	if err := r.replay(ctx, d, r.local, snap.State, stop, cleanAhead); err != nil {
 		// Whatever happened, walletd's contents are uncertain now.
 		r.local = nil
 		return err

@@ -119,6 +119,12 @@ var (
 	ErrBadResult = errors.New("undecodable keystore write")
 )
 
+// ErrAlreadyIssued: a generate-* returned a key the keystore already
+// holds, or held and removed: a derivation below the counter, an imported
+// key or a removed one. It was handed out before, so it must not be handed
+// out again: the write is refused, whatever walletd's state.
+var ErrAlreadyIssued = errors.New("generated key was handed out before")
+
 // SkipWindow bounds how far past the counter a generated key may lie. A
 // walletd can be ahead of the replicated counter by the keys it generated
 // whose commit failed (never acknowledged to a client); they are skipped.
@@ -149,6 +155,28 @@ func GenerateKind(method string) (Kind, bool) {
 		return ID, true
 	}
 	return "", false
+}
+
+// CheckGenerated refuses (ErrAlreadyIssued) a generate-* result of kind
+// that s already accounts for: a derivation below s's counter of that kind,
+// an imported key or a removed one. An undecodable result is ErrBadResult.
+// This holds whatever the derivation says about the key, so a walletd whose
+// counter is behind the keystore (or a derivation that disagrees with
+// walletd's) can never make a key be acknowledged twice.
+func (s *State) CheckGenerated(d *Deriver, kind Kind, result json.RawMessage) error {
+	var k walletd.Key
+	if err := json.Unmarshal(result, &k); err != nil || k.Public == "" {
+		return fmt.Errorf("generate %s: %w", kind, ErrBadResult)
+	}
+	if s.IsRemoved(k.Public) || slices.ContainsFunc(s.Imported, func(i Imported) bool { return i.Public == k.Public }) {
+		return fmt.Errorf("generate %s: %s is in the keystore: %w", kind, k.Public, ErrAlreadyIssued)
+	}
+	if i, found, err := d.IndexOf(kind, k.Public, 0, s.Next.Get(kind)); err != nil {
+		return fmt.Errorf("generate %s: %w", kind, err)
+	} else if found {
+		return fmt.Errorf("generate %s: %s is index %d, below the counter %d: %w", kind, k.Public, i, s.Next.Get(kind), ErrAlreadyIssued)
+	}
+	return nil
 }
 
 // Apply changes s by the successful walletd write method(params) → result.
