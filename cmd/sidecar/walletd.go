@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
 	"github.com/factom-sidecar/factom-sidecar/internal/health"
@@ -91,7 +92,12 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	}
 	// The keystore's client is separate from the election's, so a burst of
 	// keystore traffic cannot throttle lease renewals.
-	work, err := kubernetes.NewForConfig(restCfg)
+	// Each acknowledged write is one Secret update: client-go's default
+	// limit (5 requests/s, burst 10) would queue commits behind a token
+	// bucket and add up to 200 ms to every write once the burst is spent.
+	workCfg := rest.CopyConfig(restCfg)
+	workCfg.QPS, workCfg.Burst = 100, 200
+	work, err := kubernetes.NewForConfig(workCfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
