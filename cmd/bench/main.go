@@ -47,6 +47,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// `bench -soak-fast 30m`: only the fast profile's spurious-failover soak.
+	if len(os.Args) == 3 && os.Args[1] == "-soak-fast" {
+		if err := runSoak(ctx, os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		if errors.Is(err, errUsage) {
@@ -316,4 +324,17 @@ func command(args []string) string {
 		return "make bench"
 	}
 	return "go run ./cmd/bench " + strings.Join(args, " ")
+}
+
+func runSoak(ctx context.Context, window string) error {
+	d, err := time.ParseDuration(window)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%w: -soak-fast: want a positive duration, got %q", errUsage, window)
+	}
+	dir, err := os.MkdirTemp("", "factom-bench-soak-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	return soakFast(ctx, dir, d, os.Stdout)
 }

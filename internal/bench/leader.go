@@ -365,7 +365,13 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 		return res, err
 	}
 	from := time.Now()
-	time.Sleep(opts.SteadyWindow)
+	// The window is the measurement itself, not a wait for a condition;
+	// Ctrl-C ends it.
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(opts.SteadyWindow):
+	}
 	to := time.Now()
 	transitionsAfter, err := leaseTransitions(ctx, admin, ns)
 	if err != nil {
