@@ -342,12 +342,8 @@ func (r *Replicator) repairLocked(ctx context.Context, term int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), repairTimeout)
 	defer cancel()
 	if r.stale {
-		snap, err := r.cfg.Store.Load(ctx)
+		snap, err := r.settleLocked(ctx, term)
 		if err != nil {
-			return
-		}
-		if snap.Term != term {
-			r.fence(term, snap.Term)
 			return
 		}
 		r.snap, r.stale = snap, false
@@ -371,6 +367,42 @@ func (r *Replicator) repairLocked(ctx context.Context, term int64) {
 	r.dirty = false
 	r.log.Info().Str("event", "keystore_rolled_back").Int64("generation", r.snap.Generation).
 		Msg("walletd brought back to the committed keystore after a failed commit")
+}
+
+// settleAttempts bounds how often settleLocked re-reads after a conflict.
+const settleAttempts = 3
+
+// settleLocked makes the outcome of a commit whose answer was lost final
+// before walletd is rolled back to the Secret. An update sent before a
+// timeout can still reach the API server after a reload has read the
+// version before it; rolling walletd back to that version would then drop a
+// key the Secret holds. A conditional write of the reloaded state moves the
+// resourceVersion on, so the late update can no longer land; if it landed
+// first, this write conflicts and the next read sees it. Caller holds mu.
+func (r *Replicator) settleLocked(ctx context.Context, term int64) (*store.Snapshot, error) {
+	var err error
+	for range settleAttempts {
+		var snap *store.Snapshot
+		if snap, err = r.cfg.Store.Load(ctx); err != nil {
+			return nil, err
+		}
+		if snap.Term != term {
+			r.fence(term, snap.Term)
+			return nil, fmt.Errorf("settle under term %d, stored term %d: %w", term, snap.Term, ErrFenced)
+		}
+		var settled *store.Snapshot
+		settled, err = r.cfg.Store.Commit(ctx, snap, term, snap.State)
+		switch {
+		case err == nil:
+			return settled, nil
+		case errors.Is(err, store.ErrFenced):
+			r.fence(term, -1)
+			return nil, err
+		case !errors.Is(err, store.ErrConflict):
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("settle the keystore: %w", err)
 }
 
 func (r *Replicator) fence(term, stored int64) {
