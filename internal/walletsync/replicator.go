@@ -492,7 +492,9 @@ func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
 			r.log.Warn().Str("event", "keystore_counters_adopted").
 				Uint32("fct", ahead.FCT).Uint32("ec", ahead.EC).Uint32("id", ahead.ID).
 				Msg("this walletd's derivation counters are ahead of the keystore; committing them with the new term")
-			next.Next = ahead
+			if err := next.Adopt(d, ahead, func(public string) bool { _, ok := r.local.present[public]; return ok }); err != nil {
+				return fmt.Errorf("promote: %w", err)
+			}
 		}
 		bumped, err := r.cfg.Store.BumpTerm(ctx, snap, term, next)
 		if errors.Is(err, store.ErrConflict) {

@@ -330,3 +330,29 @@ func FromBackup(d *Deriver, b *walletd.Backup, prev *State) (*State, error) {
 
 // ErrSeedMismatch: a walletd's seed is not the replicated seed.
 var ErrSeedMismatch = errors.New("walletd seed differs from the replicated seed")
+
+// Adopt moves the counters up to ahead: a walletd that generated keys past
+// the keystore (a deposed leader whose commits failed) is promoted, and no
+// one may hand those indices out again. An adopted index whose key walletd
+// no longer holds (it was rolled back or removed as never acknowledged) is
+// recorded as removed, so no replica restores a key nobody received.
+func (s *State) Adopt(d *Deriver, ahead Counters, holds func(public string) bool) error {
+	for _, k := range Kinds {
+		for i := s.Next.Get(k); i < ahead.Get(k); i++ {
+			key, err := d.Key(k, i)
+			if errors.Is(err, ErrInvalidIndex) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("adopt %s #%d: %w", k, i, err)
+			}
+			if !holds(key.Public) {
+				s.remove(k, key.Public)
+			}
+		}
+		if ahead.Get(k) > s.Next.Get(k) {
+			s.Next.Set(k, ahead.Get(k))
+		}
+	}
+	return nil
+}
