@@ -144,7 +144,7 @@ func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) 
 		if proc.Exited() {
 			return false, errors.New("walletd exited: " + lastProxyLines(proc.Logs(), 5))
 		}
-		return benchCall(ctx, client, direct, "properties") == nil, nil
+		return Call(ctx, client, direct, "properties") == nil, nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("proxy bench: walletd: %w", err)
@@ -174,42 +174,43 @@ func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) 
 
 	// Warm both paths (connections, walletd's caches) before measuring.
 	for range 50 {
-		if err := benchCall(ctx, client, direct, opts.ReadMethod); err != nil {
+		if err := Call(ctx, client, direct, opts.ReadMethod); err != nil {
 			return res, fmt.Errorf("proxy bench: warm-up direct: %w", err)
 		}
-		if err := benchCall(ctx, client, proxied, opts.ReadMethod); err != nil {
+		if err := Call(ctx, client, proxied, opts.ReadMethod); err != nil {
 			return res, fmt.Errorf("proxy bench: warm-up proxied: %w", err)
 		}
 	}
 
 	opts.Progress(fmt.Sprintf("proxy: %d %s direct and through the proxy, interleaved", opts.Reads, opts.ReadMethod))
-	d, pr, err := interleave(ctx, client, direct, proxied, opts.ReadMethod, opts.Reads)
+	d, pr, err := Interleave(ctx, client, direct, proxied, opts.ReadMethod, opts.Reads)
 	if err != nil {
 		return res, err
 	}
-	res.ReadDirect, res.ReadProxy = proxyLatency(d), proxyLatency(pr)
+	res.ReadDirect, res.ReadProxy = ProxyLatencies(d), ProxyLatencies(pr)
 	res.ReadOverheadP50 = res.ReadProxy.P50 - res.ReadDirect.P50
 	res.ReadOverheadP99 = res.ReadProxy.P99 - res.ReadDirect.P99
 
 	opts.Progress(fmt.Sprintf("proxy: %d generate-ec-address direct and through the proxy, interleaved", opts.Writes))
-	d, pr, err = interleave(ctx, client, direct, proxied, "generate-ec-address", opts.Writes)
+	d, pr, err = Interleave(ctx, client, direct, proxied, "generate-ec-address", opts.Writes)
 	if err != nil {
 		return res, err
 	}
-	res.WriteDirect, res.WriteProxy = proxyLatency(d), proxyLatency(pr)
+	res.WriteDirect, res.WriteProxy = ProxyLatencies(d), ProxyLatencies(pr)
 	res.WriteOverheadP50 = res.WriteProxy.P50 - res.WriteDirect.P50
 	res.WriteOverheadP99 = res.WriteProxy.P99 - res.WriteDirect.P99
 	return res, nil
 }
 
-// interleave calls method n times on each URL, alternating which goes
-// first, and returns both series of latencies.
-func interleave(ctx context.Context, c *http.Client, direct, proxied, method string, n int) ([]time.Duration, []time.Duration, error) {
+// Interleave calls method n times on each URL, alternating which goes
+// first, and returns both series of latencies. cmd/bench uses it for the
+// real sidecar too, so both proxy figures are timed the same way.
+func Interleave(ctx context.Context, c *http.Client, direct, proxied, method string, n int) ([]time.Duration, []time.Duration, error) {
 	d := make([]time.Duration, 0, n)
 	p := make([]time.Duration, 0, n)
 	timed := func(url string, into *[]time.Duration) error {
 		start := time.Now()
-		if err := benchCall(ctx, c, url, method); err != nil {
+		if err := Call(ctx, c, url, method); err != nil {
 			return fmt.Errorf("proxy bench: %s %s: %w", method, url, err)
 		}
 		*into = append(*into, time.Since(start))
@@ -232,8 +233,9 @@ func interleave(ctx context.Context, c *http.Client, direct, proxied, method str
 	return d, p, nil
 }
 
-// benchCall makes one JSON-RPC call and checks that it returned a result.
-func benchCall(ctx context.Context, c *http.Client, url, method string) error {
+// Call makes one JSON-RPC call and checks that it returned a result. The
+// error never carries the response body (it may hold keys).
+func Call(ctx context.Context, c *http.Client, url, method string) error {
 	body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `"}`
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
@@ -255,7 +257,8 @@ func benchCall(ctx context.Context, c *http.Client, url, method string) error {
 	return nil
 }
 
-func proxyLatency(s []time.Duration) ProxyLatency {
+// ProxyLatencies is the p50, p99 and max of a series.
+func ProxyLatencies(s []time.Duration) ProxyLatency {
 	sorted := append([]time.Duration(nil), s...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	rank := func(p float64) time.Duration {
