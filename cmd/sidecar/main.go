@@ -107,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	fs := flag.NewFlagSet("sidecar "+name, flag.ContinueOnError)
 	listen := fs.String("listen", ":8099", "address for probes (/readyz, /livez, /startupz), /status and /metrics")
 	logFormat := fs.String("log-format", "json", "log format: json or console")
+	logLevel := fs.String("log-level", "info", "least severe log lines written: debug, info, warn or error")
 	m.RegisterFlags(fs)
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args[1:]); err != nil {
@@ -125,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		fmt.Fprintf(stderr, "sidecar %s: %s\n", name, oneLine(err))
 		return exitUsage
 	}
-	if err := validateCommon(*listen, *logFormat); err != nil {
+	if err := validateCommon(*listen, *logFormat, *logLevel); err != nil {
 		fmt.Fprintf(stderr, "sidecar %s: %s\n", name, oneLine(err))
 		return exitUsage
 	}
@@ -134,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return exitUsage
 	}
 
-	log, err := logging.New(stderr, *logFormat, name)
+	log, err := logging.New(stderr, *logFormat, *logLevel, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "sidecar %s: %v\n", name, err)
 		return exitUsage
@@ -188,12 +189,15 @@ func serve(m mode, listen string, log zerolog.Logger) error {
 	return runErr
 }
 
-func validateCommon(listen, logFormat string) error {
+func validateCommon(listen, logFormat, logLevel string) error {
 	if !strings.Contains(listen, ":") {
 		return config.Errorf("listen", "%q: want host:port or :port", listen)
 	}
 	if logFormat != "json" && logFormat != "console" {
 		return config.Errorf("log-format", "%q: want json or console", logFormat)
+	}
+	if _, err := logging.ParseLevel(logLevel); err != nil {
+		return config.Errorf("log-level", "%q: want debug, info, warn or error", logLevel)
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ func TestBadConfigurationExitsWithUsageCode(t *testing.T) {
 		{name: "reference url with a wrong scheme", args: []string{"factomd", "--reference-url=ftp://node"}, want: "invalid --reference-url"},
 		{name: "duration that does not parse", args: []string{"factomd", "--poll-interval=soon"}, want: "-poll-interval"},
 		{name: "poll timeout not below the interval", args: []string{"factomd", "--poll-timeout=3s"}, want: "invalid --poll-timeout"},
+		{name: "unknown log level", args: []string{"factomd", "--log-level=verbose"}, want: `invalid --log-level: "verbose"`},
 		{name: "unknown flag", args: []string{"factomd", "--max-lagg=3"}, want: "max-lagg"},
 		{name: "bad env value", args: []string{"factomd"}, env: []string{"FACTOM_SIDECAR_MAX_LAG", "abc"},
 			want: "invalid --max-lag: from FACTOM_SIDECAR_MAX_LAG"},

@@ -9,10 +9,29 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// Levels are the accepted --log-level values, most verbose first.
+var Levels = []string{"debug", "info", "warn", "error"}
+
+// ParseLevel turns a --log-level value into a zerolog level.
+func ParseLevel(s string) (zerolog.Level, error) {
+	for _, l := range Levels {
+		if s == l {
+			return zerolog.ParseLevel(s)
+		}
+	}
+	return zerolog.NoLevel, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+}
+
 // New returns a logger writing JSON (format "json") or human-readable lines
-// (format "console") to w, with a timestamp and the component name.
-func New(w io.Writer, format, component string) (zerolog.Logger, error) {
+// (format "console") to w, with a timestamp and the component name, that
+// drops lines below level. Debug adds a line per proxied read and per failed
+// poll: useful while diagnosing, too much for a busy pod's log pipeline.
+func New(w io.Writer, format, level, component string) (zerolog.Logger, error) {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	lvl, err := ParseLevel(level)
+	if err != nil {
+		return zerolog.Nop(), err
+	}
 	switch format {
 	case "json":
 	case "console":
@@ -20,5 +39,5 @@ func New(w io.Writer, format, component string) (zerolog.Logger, error) {
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q: want json or console", format)
 	}
-	return zerolog.New(w).With().Timestamp().Str("component", component).Logger(), nil
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", component).Logger(), nil
 }

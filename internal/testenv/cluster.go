@@ -37,6 +37,9 @@ type ClusterOptions struct {
 	APIServer func(pod int) string
 	// ExtraArgs are added to every sidecar's command line.
 	ExtraArgs []string
+	// LogLevel is the sidecars' --log-level (default "debug", so tests see
+	// and check every line; benchmarks run the shipped default, "info").
+	LogLevel string
 }
 
 // WalletPod is one replica: its walletd and its sidecar, as a pod would
@@ -72,6 +75,9 @@ func PodName(i int) string { return "factom-wallet-" + strconv.Itoa(i) }
 func StartCluster(ctx context.Context, k *Kube, opts ClusterOptions) (*Cluster, error) {
 	if opts.Pods == 0 {
 		opts.Pods = 3
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "debug"
 	}
 	if opts.LeaseDuration == 0 {
 		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = 4*time.Second, 3*time.Second, 500*time.Millisecond
@@ -207,7 +213,7 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		"--lease-duration", c.Opts.LeaseDuration.String(),
 		"--renew-deadline", c.Opts.RenewDeadline.String(),
 		"--retry-period", c.Opts.RetryPeriod.String(),
-		"--log-format", "json",
+		"--log-format", "json", "--log-level", c.Opts.LogLevel,
 	}
 	if c.Opts.Factomd != "" {
 		args = append(args, "--factomd-url", "http://"+c.Opts.Factomd)
