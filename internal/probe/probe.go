@@ -24,6 +24,12 @@ type Named struct {
 	Check Check
 }
 
+// Shared header values: net/http only reads them.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
 // Handler answers 200 when every check passes and 503 otherwise. key is the
 // body's verdict key ("ready", "live", "started", "leader"). With a single
 // check its fields sit at the top level; with several, each check's result
@@ -35,12 +41,24 @@ func Handler(key string, checks ...Named) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		body, ok := Evaluate(key, checks...)
+		var arr [4]Result
+		results := arr[:0]
+		for _, c := range checks {
+			results = append(results, c.Check())
+		}
+		bp := bufPool.Get().(*[]byte)
+		body, ok := appendBody((*bp)[:0], key, checks, results)
 		status := http.StatusOK
 		if !ok {
 			status = http.StatusServiceUnavailable
 		}
-		WriteJSON(w, status, body)
+		h := w.Header()
+		h["Content-Type"] = jsonContentType
+		h["Cache-Control"] = noStore
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+		*bp = body
+		bufPool.Put(bp)
 	})
 }
 
@@ -59,10 +77,12 @@ func Evaluate(key string, checks ...Named) (map[string]any, bool) {
 		nested := map[string]any{}
 		for _, c := range checks {
 			res := c.Check()
-			entry := map[string]any{key: res.OK, "reason": res.Reason}
+			entry := map[string]any{}
 			for k, v := range res.Fields {
 				entry[k] = v
 			}
+			// The verdict wins over a field of the same name, as at the top.
+			entry[key], entry["reason"] = res.OK, res.Reason
 			nested[c.Name] = entry
 			if !res.OK && ok {
 				ok = false
