@@ -6,10 +6,15 @@ package main
 const healthMethod = `Measured by ` + "`bench.MeasureHealth`" + ` (internal/bench/health.go). The built sidecar runs in factomd mode
 with default flags (poll every 2 s, timeout 1.5 s) against a loopback fake factomd that answers like a
 caught-up node, used as both the local node and one ` + "`--reference-url`" + ` (each poll is 4 JSON-RPC calls).
-The load generator runs on the same cores, in the benchmark's process: %d keep-alive workers paced
-by a ticker; latency is from sending the request to reading the whole body. The baseline is the same
+The load generator runs in the benchmark's process: %d keep-alive workers with a minimal HTTP/1.1 client
+(no transport goroutines, no allocation per request, its garbage collector off while it runs) paced by a
+schedule; latency is from writing the request to reading the whole body. The baseline is the same
 load against a static HTTP server, a process of its own like the sidecar, that returns a body of the
-same size: the floor this machine gives any HTTP server at that moment.`
+same size: the floor this machine gives any HTTP server at that moment. Sidecar and floor take turns
+in one-second blocks. The goal's figures run the generator, the sidecar and the static server pinned to
+one shared core (as ` + "`taskset -a -p`" + ` would): on this virtual machine a wake-up sent to the other virtual CPU
+waits for the hypervisor and sets the tail of any server, the static one as much as the sidecar. The
+same load with every process free to run on either core follows as its own rows.`
 
 var healthReading = []string{
 	`The handler reads the cached verdict through an atomic pointer and encodes a small map (no I/O, no lock

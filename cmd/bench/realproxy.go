@@ -27,7 +27,7 @@ func measureRealProxy(ctx context.Context, dir string, writes, reads int, progre
 		return nil, err
 	}
 	defer kube.Stop()
-	cluster, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{Dir: filepath.Join(dir, "cluster"), Sidecar: sidecar})
+	cluster, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{Dir: filepath.Join(dir, "cluster"), Sidecar: sidecar, LogLevel: "info"})
 	if err != nil {
 		return nil, err
 	}

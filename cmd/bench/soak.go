@@ -27,7 +27,7 @@ func soakFast(ctx context.Context, dir string, d time.Duration, out io.Writer) e
 		return err
 	}
 	defer kube.Stop()
-	cluster, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{Dir: filepath.Join(dir, "cluster"), Sidecar: sidecar,
+	cluster, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{Dir: filepath.Join(dir, "cluster"), Sidecar: sidecar, LogLevel: "info",
 		LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond})
 	if err != nil {
 		return err

@@ -44,24 +44,24 @@ func serveStatic(addr, bodyFile string) error {
 
 // staticServer starts this binary again in serveStatic mode and waits until
 // it answers.
-func staticServer(dir string) func(body []byte) (string, func(), error) {
-	return func(body []byte) (string, func(), error) {
+func staticServer(dir string) func(body []byte) (string, int, func(), error) {
+	return func(body []byte) (string, int, func(), error) {
 		self, err := os.Executable()
 		if err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		bodyFile := filepath.Join(dir, "static-body.json")
 		if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		port, err := testenv.FreePort()
 		if err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		p, err := testenv.Start("static", self, []string{serveStaticArg, addr, bodyFile}, nil, filepath.Join(dir, "static.log"))
 		if err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		url := "http://" + addr + "/readyz"
 		c := &http.Client{Timeout: time.Second}
@@ -78,8 +78,8 @@ func staticServer(dir string) func(body []byte) (string, func(), error) {
 		})
 		if err != nil {
 			p.Stop(time.Second)
-			return "", nil, err
+			return "", 0, nil, err
 		}
-		return url, func() { p.Stop(5 * time.Second) }, nil
+		return url, p.Pid(), func() { p.Stop(5 * time.Second) }, nil
 	}
 }

@@ -300,6 +300,7 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 		c, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{
 			Dir: filepath.Join(dir, t.Name), Sidecar: sidecarBin,
 			LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod,
+			LogLevel: "info",
 		})
 		if err != nil {
 			return nil, nil, err
