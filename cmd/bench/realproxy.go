@@ -56,14 +56,14 @@ func measureRealProxy(ctx context.Context, dir string, writes, reads int, progre
 	}
 	res := &realProxy{Reads: reads, Writes: writes}
 	progress(fmt.Sprintf("real sidecar: %d generate-ec-address through the leader's proxy and direct, interleaved", writes))
-	d, p, err := bench.Interleave(ctx, client, direct.URL(), leader.ProxyURL(), "generate-ec-address", writes)
+	d, p, err := bench.Interleave(ctx, direct.URL(), leader.ProxyURL(), "generate-ec-address", writes)
 	if err != nil {
 		return nil, err
 	}
 	res.WriteDirect, res.WriteProxy = bench.ProxyLatencies(d), bench.ProxyLatencies(p)
 	res.WriteOverheadP99 = res.WriteProxy.P99 - res.WriteDirect.P99
 	progress(fmt.Sprintf("real sidecar: %d properties through the leader's proxy and direct, interleaved", reads))
-	d, p, err = bench.Interleave(ctx, client, leader.Walletd.URL(), leader.ProxyURL(), "properties", reads)
+	d, p, err = bench.Interleave(ctx, leader.Walletd.URL(), leader.ProxyURL(), "properties", reads)
 	if err != nil {
 		return nil, err
 	}

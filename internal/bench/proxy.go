@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) 
 	}
 
 	opts.Progress(fmt.Sprintf("proxy: %d %s direct and through the proxy, interleaved", opts.Reads, opts.ReadMethod))
-	d, pr, err := Interleave(ctx, client, direct, proxied, opts.ReadMethod, opts.Reads)
+	d, pr, err := Interleave(ctx, direct, proxied, opts.ReadMethod, opts.Reads)
 	if err != nil {
 		return res, err
 	}
@@ -192,7 +193,7 @@ func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) 
 	res.ReadOverheadP99 = res.ReadProxy.P99 - res.ReadDirect.P99
 
 	opts.Progress(fmt.Sprintf("proxy: %d generate-ec-address direct and through the proxy, interleaved", opts.Writes))
-	d, pr, err = Interleave(ctx, client, direct, proxied, "generate-ec-address", opts.Writes)
+	d, pr, err = Interleave(ctx, direct, proxied, "generate-ec-address", opts.Writes)
 	if err != nil {
 		return res, err
 	}
@@ -204,33 +205,52 @@ func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) 
 
 // Interleave calls method n times on each URL, alternating which goes
 // first, and returns both series of latencies. cmd/bench uses it for the
-// real sidecar too, so both proxy figures are timed the same way.
-func Interleave(ctx context.Context, c *http.Client, direct, proxied, method string, n int) ([]time.Duration, []time.Duration, error) {
-	d := make([]time.Duration, 0, n)
-	p := make([]time.Duration, 0, n)
-	timed := func(url string, into *[]time.Duration) error {
-		start := time.Now()
-		if err := Call(ctx, c, url, method); err != nil {
-			return fmt.Errorf("proxy bench: %s %s: %w", method, url, err)
+// real sidecar too, so both proxy figures are timed the same way. Calls go
+// over one keep-alive connection per URL with the minimal client of the
+// /readyz load (rawGet), with this process's garbage collector off, so
+// neither adds its own hand-offs or pauses to the figures.
+func Interleave(ctx context.Context, direct, proxied, method string, n int) ([]time.Duration, []time.Duration, error) {
+	body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `"}`
+	var clients [2]*rawGet
+	for i, u := range []string{direct, proxied} {
+		g, err := newRawRequest(http.MethodPost, u, body, 30*time.Second)
+		if err != nil {
+			return nil, nil, fmt.Errorf("proxy bench: %w", err)
 		}
-		*into = append(*into, time.Since(start))
+		g.keepBody = true
+		defer g.Close()
+		clients[i] = g
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	lat := [2][]time.Duration{make([]time.Duration, 0, n), make([]time.Duration, 0, n)}
+	timed := func(i int) error {
+		g := clients[i]
+		start := time.Now()
+		status, err := g.Do()
+		d := time.Since(start)
+		if err == nil && (status != http.StatusOK || !bytes.Contains(g.body, []byte(`"result"`))) {
+			// The body is not quoted: it may hold keys.
+			err = fmt.Errorf("HTTP %d, no result", status)
+		}
+		if err != nil {
+			return fmt.Errorf("proxy bench: %s %s: %w", method, g.addr, err)
+		}
+		lat[i] = append(lat[i], d)
 		return nil
 	}
-	timedDirect := func() error { return timed(direct, &d) }
-	timedProxied := func() error { return timed(proxied, &p) }
 	for i := range n {
-		a, b := timedDirect, timedProxied
-		if i%2 == 1 {
-			a, b = b, a
-		}
-		if err := a(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		if err := b(); err != nil {
+		first := i % 2
+		if err := timed(first); err != nil {
+			return nil, nil, err
+		}
+		if err := timed(1 - first); err != nil {
 			return nil, nil, err
 		}
 	}
-	return d, p, nil
+	return lat[0], lat[1], nil
 }
 
 // Call makes one JSON-RPC call and checks that it returned a result. The
