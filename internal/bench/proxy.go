@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -207,8 +206,9 @@ func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) 
 // first, and returns both series of latencies. cmd/bench uses it for the
 // real sidecar too, so both proxy figures are timed the same way. Calls go
 // over one keep-alive connection per URL with the minimal client of the
-// /readyz load (rawGet), with this process's garbage collector off, so
-// neither adds its own hand-offs or pauses to the figures.
+// /readyz load (rawGet), which adds no hand-offs between goroutines and no
+// garbage of its own. (The garbage collector stays on: the harness proxy
+// under test runs in this process.)
 func Interleave(ctx context.Context, direct, proxied, method string, n int) ([]time.Duration, []time.Duration, error) {
 	body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `"}`
 	var clients [2]*rawGet
@@ -221,7 +221,6 @@ func Interleave(ctx context.Context, direct, proxied, method string, n int) ([]t
 		defer g.Close()
 		clients[i] = g
 	}
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	lat := [2][]time.Duration{make([]time.Duration, 0, n), make([]time.Duration, 0, n)}
 	timed := func(i int) error {
 		g := clients[i]
