@@ -68,13 +68,20 @@ in front of it, in the benchmark's process, with a gate that says "leader" and a
 nothing; direct and proxied calls alternate one by one, so both see the same load. The rows marked
 **real leader sidecar** go through the proxy of the walletd-mode sidecar that leads a 3-pod cluster on a
 real API server (testenv.StartCluster), which commits every keystore write to the Secret before it
-answers; their write baseline is a standalone walletd of the same build on the same disk, interleaved.`
+answers, and runs with the shipped defaults (lease 15 s / 10 s / 2 s, log level info); their write
+baseline is a standalone walletd of the same build on the same disk, interleaved. Calls go over one
+keep-alive connection per target with a minimal HTTP/1.1 client (no transport goroutines, no garbage).
+The real sidecar's reads, whose overhead is the goal, run twice: with the benchmark, the leader's sidecar
+and its walletd pinned to one shared core (as for /readyz: on this virtual machine a wake-up sent to
+the other virtual CPU waits for the hypervisor, and the proxied path has two more of them than the direct
+one), and with every process free to use any core.`
 
 var proxyReading = []string{
-	`Reads: the proxy costs about 0.2 ms at the median — one more loopback HTTP hop, request validation
-and re-encoding, the in-sync check. Its p99 overhead has measured 0.6–1.3 ms across runs on this
-machine: the tail is scheduling on two busy cores (client, proxy and walletd share them), not work in
-the proxy. Treat 1 ms p99 as the edge of what this machine shows, not a margin.`,
+	`Reads: the proxy costs about 0.2 ms at the median — one more loopback HTTP hop (two more wake-ups),
+request validation and re-encoding, the in-sync check. On one core the p99 overhead stays near the
+median's; with processes spread over both cores the tail of the proxied path (two more hops between
+virtual CPUs) has measured 0.5–1.4 ms above direct across runs on this machine: scheduling, not work
+in the proxy.`,
 	`Writes: a write through the proxy costs walletd's own ` + "`generate-*`" + ` (two bolt commits with disk
 syncs, ≈ 45–50 ms) plus the serialising lock and, on the real sidecar, one sealed conditional update
 of the keystore Secret; that commit is the whole of the overhead. The p99 of a few hundred sequential

@@ -81,3 +81,11 @@ func threads(pid int) []int {
 	}
 	return tids
 }
+
+// PinToOneCore pins this process and the processes pids to one shared core
+// for a latency run (see pinProcesses) and reports whether it did; restore
+// gives every thread its cores back.
+func PinToOneCore(pids ...int) (restore func(), pinned bool) {
+	cpu := sharedCPU()
+	return pinProcesses(cpu, append([]int{0}, pids...)...), cpu >= 0
+}
