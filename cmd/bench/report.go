@@ -102,7 +102,7 @@ func Render(r Report) string {
 		if r.PeakLoad > 2*float64(m.NProc) {
 			very = "very "
 		}
-		fmt.Fprintf(&b, "**The machine was %sbusy during this run** (1-minute load average up to %.2f on %d cores: other builds and tests shared it), so", very, r.PeakLoad, m.NProc)
+		fmt.Fprintf(&b, "**The machine was %sbusy during this run** (1-minute load average up to %.2f on %d cores, counting the benchmark's own API server, etcd and pods and anything else running), so", very, r.PeakLoad, m.NProc)
 		b.WriteString(" latency tails (p99, max) include time spent waiting for a core; medians and resource figures are less affected. Each area's own load average is in its section.\n\n")
 	}
 
