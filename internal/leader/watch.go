@@ -10,9 +10,9 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/kubewatch"
 )
 
 // leaseView is what this replica knows about the Lease.
@@ -130,49 +130,20 @@ func (o *observer) run(ctx context.Context) {
 // once reads the Lease and watches it from that version until the watch
 // ends.
 func (o *observer) once(ctx context.Context) error {
-	getCtx, cancel := context.WithTimeout(ctx, o.timeout)
-	lease, err := o.leases.Get(getCtx, o.name, metav1.GetOptions{})
-	cancel()
-	rv := ""
-	switch {
-	case apierrors.IsNotFound(err):
-		o.observe(nil)
-	case err != nil:
-		return err
-	default:
-		o.observe(lease)
-		rv = lease.ResourceVersion
-	}
 	// Watches end after a few minutes so a silently dead connection is
 	// replaced; jitter keeps replicas from reconnecting together.
 	timeout := int64(240 + o.now().UnixNano()%120)
-	w, err := o.leases.Watch(ctx, metav1.ListOptions{
-		FieldSelector:   fields.OneTermEqualSelector("metadata.name", o.name).String(),
-		ResourceVersion: rv,
-		TimeoutSeconds:  &timeout,
-	})
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return nil
+	return kubewatch.Once(ctx, kubewatch.Source[*coordinationv1.Lease]{
+		Name: o.name,
+		Get: func(ctx context.Context) (*coordinationv1.Lease, bool, error) {
+			ctx, cancel := context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+			lease, err := o.leases.Get(ctx, o.name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, false, nil
 			}
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				if l, ok := ev.Object.(*coordinationv1.Lease); ok {
-					o.observe(l)
-				}
-			case watch.Deleted:
-				o.observe(nil)
-			case watch.Error:
-				return apierrors.FromObject(ev.Object)
-			}
-		}
-	}
+			return lease, err == nil, err
+		},
+		Watch: o.leases.Watch,
+	}, timeout, o.observe)
 }

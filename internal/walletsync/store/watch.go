@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/kubewatch"
 )
 
 // Watch calls onSecret with the Secret (nil while it does not exist) now,
@@ -43,61 +40,25 @@ func (s *Store) Watch(ctx context.Context, resync time.Duration, onSecret func(*
 }
 
 func (s *Store) watchOnce(ctx context.Context, resync time.Duration, onSecret func(*corev1.Secret)) error {
-	sec, err := s.get(ctx)
-	rv := ""
-	switch {
-	case errors.Is(err, ErrNotFound):
-		onSecret(nil)
-	case err != nil:
-		return err
-	default:
-		onSecret(sec)
-		rv = sec.ResourceVersion
-	}
-	timeout := int64(resync / time.Second)
-	if timeout < 1 {
-		timeout = 1
-	}
+	timeout := max(int64(resync/time.Second), 1)
+	// A bound of our own in case the server's timeout never comes.
 	wctx, cancel := context.WithTimeout(ctx, resync+s.timeout)
 	defer cancel()
-	w, err := s.client.CoreV1().Secrets(s.namespace).Watch(wctx, metav1.ListOptions{
-		FieldSelector:       fields.OneTermEqualSelector("metadata.name", s.name).String(),
-		ResourceVersion:     rv,
-		TimeoutSeconds:      &timeout,
-		AllowWatchBookmarks: true,
-	})
+	err := kubewatch.Once(wctx, kubewatch.Source[*corev1.Secret]{
+		Name: s.name,
+		Get: func(ctx context.Context) (*corev1.Secret, bool, error) {
+			sec, err := s.get(ctx)
+			if errors.Is(err, ErrNotFound) {
+				return nil, false, nil
+			}
+			return sec, err == nil, err
+		},
+		Watch: s.client.CoreV1().Secrets(s.namespace).Watch,
+	}, timeout, onSecret)
 	if err != nil {
 		return fmt.Errorf("watch keystore secret: %w", err)
 	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				// Server-side timeout: resync with a fresh get.
-				return nil
-			}
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				if obj, ok := ev.Object.(*corev1.Secret); ok && obj.Name == s.name {
-					onSecret(obj)
-				}
-			case watch.Deleted:
-				onSecret(nil)
-			case watch.Error:
-				status := apierrors.FromObject(ev.Object)
-				var se apierrors.APIStatus
-				if errors.As(status, &se) && se.Status().Code == http.StatusGone {
-					// 410 Gone: the resourceVersion is too old; start
-					// over from a fresh get.
-					return nil
-				}
-				return fmt.Errorf("watch keystore secret: %w", status)
-			}
-		}
-	}
+	return nil
 }
 
 type backoff struct {
