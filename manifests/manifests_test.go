@@ -15,14 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 )
@@ -111,16 +104,6 @@ func dryRunApply(t *testing.T, defaultNamespace string, objs []*unstructured.Uns
 	needKube(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := kube.AdminConfig()
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	namespaces := map[string]bool{defaultNamespace: true}
 	for _, obj := range objs {
 		if obj.GetNamespace() != "" {
@@ -135,33 +118,8 @@ func dryRunApply(t *testing.T, defaultNamespace string, objs []*unstructured.Uns
 			t.Fatal(err)
 		}
 	}
-	force := true
-	for _, obj := range objs {
-		gvk := obj.GroupVersionKind()
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Errorf("%s %s: %v", gvk.Kind, obj.GetName(), err)
-			continue
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			if obj.GetNamespace() == "" {
-				obj.SetNamespace(defaultNamespace)
-			}
-			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
-		}
-		body, err := json.Marshal(obj.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
-			FieldManager: "factom-sidecar-manifest-test",
-			Force:        &force,
-			DryRun:       []string{metav1.DryRunAll},
-		})
-		if err != nil {
-			t.Errorf("the API server refused %s %s/%s: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-		}
+	if err := kube.ApplyObjects(ctx, objs, testenv.ApplyOptions{DefaultNamespace: defaultNamespace, DryRun: true}); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -171,6 +129,24 @@ func kinds(objs []*unstructured.Unstructured) map[string]int {
 		out[o.GetKind()]++
 	}
 	return out
+}
+
+// The dry run has teeth: an object the API server's validation rejects is
+// reported by kind and name.
+func TestDryRunReportsARefusedObject(t *testing.T) {
+	needKube(t)
+	objs := decode(t, []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: broken
+spec:
+  ports:
+  - port: 70000
+`))
+	err := kube.ApplyObjects(t.Context(), objs, testenv.ApplyOptions{DefaultNamespace: "default", DryRun: true})
+	if err == nil || !strings.Contains(err.Error(), "Service default/broken") {
+		t.Fatalf("dry run of an invalid Service: err = %v, want a refusal naming it", err)
+	}
 }
 
 func TestEveryOverlayIsAcceptedByTheAPIServer(t *testing.T) {

@@ -96,9 +96,12 @@ func TestOnceGoneMeansStartAgainOtherErrorsAreReturned(t *testing.T) {
 func TestOnceReturnsGetErrors(t *testing.T) {
 	boom := errors.New("connection refused")
 	src := Source[*corev1.Secret]{
-		Name:  "ks",
-		Get:   func(context.Context) (*corev1.Secret, bool, error) { return nil, false, boom },
-		Watch: func(context.Context, metav1.ListOptions) (watch.Interface, error) { t.Fatal("watched after a failed get"); return nil, nil },
+		Name: "ks",
+		Get:  func(context.Context) (*corev1.Secret, bool, error) { return nil, false, boom },
+		Watch: func(context.Context, metav1.ListOptions) (watch.Interface, error) {
+			t.Fatal("watched after a failed get")
+			return nil, nil
+		},
 	}
 	if err := Once(context.Background(), src, 60, func(*corev1.Secret) { t.Fatal("observed after a failed get") }); !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)

@@ -413,44 +413,79 @@ func (k *Kube) ApplyManifest(ctx context.Context, path, namespace string) error 
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", path, err)
 	}
+	if err := k.ApplyObjects(ctx, objs, ApplyOptions{Namespace: namespace}); err != nil {
+		return fmt.Errorf("apply %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplyOptions tune ApplyObjects.
+type ApplyOptions struct {
+	// Namespace, when set, replaces the namespace of namespaced objects and
+	// of ServiceAccount subjects in (Cluster)RoleBindings, as a kustomize
+	// namespace would.
+	Namespace string
+	// DefaultNamespace is given to namespaced objects without one
+	// (default "default").
+	DefaultNamespace string
+	// DryRun has the API server default, validate and admit every object
+	// and store nothing (dryRun=All).
+	DryRun bool
+}
+
+// ApplyObjects server-side-applies objs with the admin client. Every object
+// is tried; the error joins one line per object that could not be mapped
+// or that the API server refused.
+func (k *Kube) ApplyObjects(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
+	if opts.DefaultNamespace == "" {
+		opts.DefaultNamespace = "default"
+	}
 	cfg := k.AdminConfig()
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("apply %s: %w", path, err)
+		return err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("apply %s: %w", path, err)
+		return err
 	}
+	patch := metav1.PatchOptions{FieldManager: "factom-sidecar-tests", Force: ptrTo(true)}
+	if opts.DryRun {
+		patch.DryRun = []string{metav1.DryRunAll}
+	}
+	var errs []error
 	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
-			return fmt.Errorf("apply %s: %s: %w", path, gvk, err)
+			errs = append(errs, fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err))
+			continue
 		}
 		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			if namespace != "" {
-				obj.SetNamespace(namespace)
-				setSubjectNamespaces(obj, namespace)
+			if opts.Namespace != "" {
+				obj.SetNamespace(opts.Namespace)
+				setSubjectNamespaces(obj, opts.Namespace)
 			}
 			if obj.GetNamespace() == "" {
-				obj.SetNamespace("default")
+				obj.SetNamespace(opts.DefaultNamespace)
 			}
 			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 		}
 		body, err := obj.MarshalJSON()
 		if err != nil {
-			return fmt.Errorf("apply %s: %w", path, err)
+			errs = append(errs, fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err))
+			continue
 		}
-		force := true
-		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "factom-sidecar-tests", Force: &force}); err != nil {
-			return fmt.Errorf("apply %s: %s %s: %w", path, gvk.Kind, obj.GetName(), err)
+		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, patch); err != nil {
+			errs = append(errs, fmt.Errorf("the API server refused %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 // DecodeManifest splits multi-document YAML into objects, skipping empty
 // documents.
