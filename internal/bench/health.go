@@ -215,10 +215,9 @@ func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, erro
 	urls := []string{base + "/readyz", floorURL}
 
 	// The goal's run: every process of the measurement on one core.
-	cpu := sharedCPU()
-	res.OneCore = cpu >= 0
 	opts.Progress(fmt.Sprintf("%d /readyz requests and %d to the static floor at %d/s, alternating one-second blocks, all on one core", opts.Requests, opts.Requests, opts.Rate))
-	unpin := pinProcesses(cpu, 0, proc.Pid(), floorPid)
+	unpin, pinned := PinToOneCore(proc.Pid(), floorPid)
+	res.OneCore = pinned
 	runs, err := healthLoad(ctx, urls, opts)
 	unpin()
 	if err != nil {

@@ -2,20 +2,25 @@ package bench
 
 import (
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// sharedCPU is the core the latency runs' processes share when pinned, or
-// -1 on a machine with a single core (nothing to pin).
+// sharedCPU is the core the latency runs' processes share when pinned: the
+// lowest this process may run on, or -1 when it may run on only one
+// (nothing to pin).
 func sharedCPU() int {
-	if runtime.NumCPU() < 2 {
+	var allowed unix.CPUSet
+	if unix.SchedGetaffinity(0, &allowed) != nil || allowed.Count() < 2 {
 		return -1
 	}
-	return 0
+	for cpu := 0; ; cpu++ {
+		if allowed.IsSet(cpu) {
+			return cpu
+		}
+	}
 }
 
 // pinProcesses pins every thread of each process (0: this one) to cpu, as
@@ -24,12 +29,13 @@ func sharedCPU() int {
 // thread that starts them and get every core back on restore. Go's
 // LockOSThread is not used for the generator: a goroutine locked to a
 // thread is woken through a hand-off between threads, the very latency
-// being measured. A thread that cannot be pinned stays as it was, which
-// only makes the figures noisier.
-func pinProcesses(cpu int, pids ...int) (restore func()) {
+// being measured. pinned reports whether every thread found was pinned; a
+// thread that could not be stays as it was.
+func pinProcesses(cpu int, pids ...int) (restore func(), pinned bool) {
 	if cpu < 0 {
-		return func() {}
+		return func() {}, false
 	}
+	pinned = true
 	var set unix.CPUSet
 	set.Set(cpu)
 	type thread struct{ pid, tid int }
@@ -38,29 +44,35 @@ func pinProcesses(cpu int, pids ...int) (restore func()) {
 	for _, pid := range pids {
 		for _, tid := range threads(pid) {
 			var old unix.CPUSet
-			if unix.SchedGetaffinity(tid, &old) != nil {
+			if unix.SchedGetaffinity(tid, &old) != nil || unix.SchedSetaffinity(tid, &set) != nil {
+				pinned = false
 				continue
 			}
-			if unix.SchedSetaffinity(tid, &set) == nil {
-				saved[thread{pid, tid}] = old
-			}
+			saved[thread{pid, tid}] = old
 		}
 	}
 	return func() {
-		var all unix.CPUSet
-		for i := range runtime.NumCPU() {
-			all.Set(i)
-		}
 		for _, pid := range pids {
+			// Threads started while pinned get the mask their process
+			// had: that of any thread that was there before.
+			var procMask unix.CPUSet
+			for t, mask := range saved {
+				if t.pid == pid {
+					procMask = mask
+					break
+				}
+			}
 			for _, tid := range threads(pid) {
 				mask, ok := saved[thread{pid, tid}]
 				if !ok {
-					mask = all // started while pinned
+					mask = procMask
 				}
-				_ = unix.SchedSetaffinity(tid, &mask)
+				if mask.Count() > 0 {
+					_ = unix.SchedSetaffinity(tid, &mask)
+				}
 			}
 		}
-	}
+	}, pinned
 }
 
 // threads lists the thread ids of pid (0: this process).
@@ -86,6 +98,5 @@ func threads(pid int) []int {
 // for a latency run (see pinProcesses) and reports whether it did; restore
 // gives every thread its cores back.
 func PinToOneCore(pids ...int) (restore func(), pinned bool) {
-	cpu := sharedCPU()
-	return pinProcesses(cpu, append([]int{0}, pids...)...), cpu >= 0
+	return pinProcesses(sharedCPU(), append([]int{0}, pids...)...)
 }
