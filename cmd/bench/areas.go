@@ -30,15 +30,15 @@ func healthArea(r bench.HealthResults, workers int) Area {
 	}
 	a.Rows = []Row{
 		{
-			Figure:   fmt.Sprintf("/readyz latency p99, %s requests at %.0f req/s, %d errors%s", thousands(r.Requests), r.AchievedRate, r.Errors, where),
+			Figure:   fmt.Sprintf("/readyz latency p99, %s requests at %.0f req/s, %d errors%s", thousands(r.Sidecar.Requests), r.Sidecar.Rate, r.Sidecar.Errors, where),
 			Goal:     "< 1 ms",
-			Result:   fmtMs(r.P99, 3),
-			Baseline: fmtMs(r.FloorP99, 3) + " (" + floorName(r) + ", same load)",
-			Ratio:    durRatio(r.P99, r.FloorP99),
-			Verdict:  verdict(r.P99 < readyzGoal && r.Errors == 0 && r.Requests > 0),
+			Result:   fmtMs(r.Sidecar.P99, 3),
+			Baseline: fmtMs(r.Floor.P99, 3) + " (" + floorName(r) + ", same load)",
+			Ratio:    durRatio(r.Sidecar.P99, r.Floor.P99),
+			Verdict:  verdict(r.Sidecar.P99 < readyzGoal && r.Sidecar.Errors == 0 && r.Sidecar.Requests > 0),
 		},
-		{Figure: "/readyz latency p50", Result: fmtMs(r.P50, 3), Baseline: fmtMs(r.FloorP50, 3), Ratio: durRatio(r.P50, r.FloorP50)},
-		{Figure: "/readyz latency max", Result: fmtMs(r.Max, 1), Baseline: fmtMs(r.FloorMax, 1), Ratio: durRatio(r.Max, r.FloorMax)},
+		{Figure: "/readyz latency p50", Result: fmtMs(r.Sidecar.P50, 3), Baseline: fmtMs(r.Floor.P50, 3), Ratio: durRatio(r.Sidecar.P50, r.Floor.P50)},
+		{Figure: "/readyz latency max", Result: fmtMs(r.Sidecar.Max, 1), Baseline: fmtMs(r.Floor.Max, 1), Ratio: durRatio(r.Sidecar.Max, r.Floor.Max)},
 	}
 	if r.OneCore {
 		sp, sf := r.SpreadSidecar, r.SpreadFloor
@@ -55,13 +55,13 @@ func healthArea(r bench.HealthResults, workers int) Area {
 		{Figure: "one /readyz in-process (cached verdict → JSON body)", Result: fmt.Sprintf("%.1f µs, %d allocs", float64(r.ReadyzNs)/1000, r.ReadyzAllocs), Baseline: "—", Ratio: "—"},
 	}...)
 	switch {
-	case r.Requests == 0:
-	case r.P99 < readyzGoal:
-		a.Reading = append(a.Reading, fmt.Sprintf("**/readyz p99 %s meets the 1 ms goal**; a %s under the same load had p99 %s.", fmtMs(r.P99, 3), floorName(r), fmtMs(r.FloorP99, 3)))
-	case r.FloorP99 >= readyzGoal:
-		a.Reading = append(a.Reading, fmt.Sprintf("**/readyz p99 %s misses the 1 ms goal, and so does the floor**: a %s answering a body of the same size, under the same load in the same run, had p99 %s. The tail is the machine (client, server and other work waiting for a core), not the probe path, whose handler costs %.0f µs.", fmtMs(r.P99, 3), floorName(r), fmtMs(r.FloorP99, 3), float64(r.ReadyzNs)/1000))
+	case r.Sidecar.Requests == 0:
+	case r.Sidecar.P99 < readyzGoal:
+		a.Reading = append(a.Reading, fmt.Sprintf("**/readyz p99 %s meets the 1 ms goal**; a %s under the same load had p99 %s.", fmtMs(r.Sidecar.P99, 3), floorName(r), fmtMs(r.Floor.P99, 3)))
+	case r.Floor.P99 >= readyzGoal:
+		a.Reading = append(a.Reading, fmt.Sprintf("**/readyz p99 %s misses the 1 ms goal, and so does the floor**: a %s answering a body of the same size, under the same load in the same run, had p99 %s. The tail is the machine (client, server and other work waiting for a core), not the probe path, whose handler costs %.0f µs.", fmtMs(r.Sidecar.P99, 3), floorName(r), fmtMs(r.Floor.P99, 3), float64(r.ReadyzNs)/1000))
 	default:
-		a.Reading = append(a.Reading, fmt.Sprintf("**/readyz p99 %s misses the 1 ms goal** while a %s under the same load had p99 %s: the difference is the sidecar process (its handler, %.0f µs in-process, its runtime and scheduling).", fmtMs(r.P99, 3), floorName(r), fmtMs(r.FloorP99, 3), float64(r.ReadyzNs)/1000))
+		a.Reading = append(a.Reading, fmt.Sprintf("**/readyz p99 %s misses the 1 ms goal** while a %s under the same load had p99 %s: the difference is the sidecar process (its handler, %.0f µs in-process, its runtime and scheduling).", fmtMs(r.Sidecar.P99, 3), floorName(r), fmtMs(r.Floor.P99, 3), float64(r.ReadyzNs)/1000))
 	}
 	a.Reading = append(a.Reading, healthReading...)
 	return a

@@ -21,8 +21,8 @@ func sampleReport() Report {
 		Busy: true, PeakLoad: 6.5,
 		Areas: []Area{
 			healthArea(bench.HealthResults{
-				Requests: 20000, AchievedRate: 1500, P50: 270 * time.Microsecond, P99: 2520 * time.Microsecond, Max: 52 * time.Millisecond,
-				FloorOwnProcess: true, FloorP50: 200 * time.Microsecond, FloorP99: 2 * time.Millisecond, FloorMax: 40 * time.Millisecond,
+				Sidecar:         bench.LatencyRun{Requests: 20000, Rate: 1500, P50: 270 * time.Microsecond, P99: 2520 * time.Microsecond, Max: 52 * time.Millisecond},
+				FloorOwnProcess: true, Floor: bench.LatencyRun{P50: 200 * time.Microsecond, P99: 2 * time.Millisecond, Max: 40 * time.Millisecond},
 				RSSKiB: 28000, IdleCPUMilli: 0.67, Idle: time.Minute, PollsDuringIdle: 30, ReadyzNs: 20000, ReadyzAllocs: 50,
 			}, 2),
 			{Key: "leader", Title: "Leader election (issue 3)", Err: "no leader before trial 3: timed out\nsidecar log line | with a pipe"},
@@ -112,8 +112,8 @@ func TestVerdictsAgainstGoals(t *testing.T) {
 		row  int
 		want Verdict
 	}{
-		{"readyz p99 under 1 ms", healthArea(bench.HealthResults{Requests: 10, P99: 900 * time.Microsecond}, 2), 0, Met},
-		{"readyz with errors", healthArea(bench.HealthResults{Requests: 10, Errors: 1, P99: 900 * time.Microsecond}, 2), 0, Missed},
+		{"readyz p99 under 1 ms", healthArea(bench.HealthResults{Sidecar: bench.LatencyRun{Requests: 10, P99: 900 * time.Microsecond}}, 2), 0, Met},
+		{"readyz with errors", healthArea(bench.HealthResults{Sidecar: bench.LatencyRun{Requests: 10, Errors: 1, P99: 900 * time.Microsecond}}, 2), 0, Missed},
 		{"crash failover within lease + 0.2 s", leaderArea(bench.LeaderResults{CrashDefault: bench.Latencies{Samples: []time.Duration{1}, P99: 15200 * time.Millisecond}}), 1, Met},
 		{"crash failover past lease + 0.2 s", leaderArea(bench.LeaderResults{CrashDefault: bench.Latencies{Samples: []time.Duration{1}, P99: 15201 * time.Millisecond}}), 1, Missed},
 		{"handover not measured", leaderArea(bench.LeaderResults{}), 5, Missed},

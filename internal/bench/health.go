@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,10 +54,6 @@ type HealthResults struct {
 	NProc     int
 	GoVersion string
 
-	Requests        int
-	Errors          int
-	AchievedRate    float64 // requests per second actually sent
-	P50, P99, Max   time.Duration
 	RSSKiB          int64   // VmRSS after the idle run
 	IdleCPUMilli    float64 // millicores over the idle run
 	Idle            time.Duration
@@ -69,16 +65,13 @@ type HealthResults struct {
 	ReadyzNs        int64 // in-process /readyz handler, per request
 	ReadyzAllocs    int64
 
-	// Floor* are the same load against a static handler with a body of the
-	// same size served from the load generator's own process: what the
-	// client, loopback HTTP and the scheduler cost on this machine at that
-	// moment, with no sidecar in the path.
-	FloorRequests                int
-	FloorP50, FloorP99, FloorMax time.Duration
-	FloorRate                    float64
-	FloorOwnProcess              bool // the static handler ran in a process of its own
+	// Floor is the same load against a static handler with a body of the
+	// same size (FloorOwnProcess: served by a process of its own, like the
+	// sidecar): what the client, loopback HTTP and the scheduler cost on
+	// this machine at that moment, with no sidecar in the path.
+	FloorOwnProcess bool
 
-	// OneCore: the figures above were measured with the generator, the
+	// OneCore: Sidecar and Floor were measured with the generator, the
 	// sidecar and the floor server pinned to one shared core. On a VM a
 	// wake-up sent to another virtual CPU can wait for the hypervisor; on
 	// one core there is none. Spread* are the same load with every process
@@ -224,10 +217,6 @@ func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, erro
 		return res, err
 	}
 	res.Sidecar, res.Floor = runs[0].summary(), runs[1].summary()
-	res.Requests, res.Errors, res.AchievedRate = res.Sidecar.Requests, res.Sidecar.Errors, res.Sidecar.Rate
-	res.P50, res.P99, res.Max = res.Sidecar.P50, res.Sidecar.P99, res.Sidecar.Max
-	res.FloorRequests, res.FloorRate = res.Floor.Requests, res.Floor.Rate
-	res.FloorP50, res.FloorP99, res.FloorMax = res.Floor.P50, res.Floor.P99, res.Floor.Max
 
 	if res.OneCore {
 		opts.Progress("the same again with every process free to run on any core")
@@ -264,17 +253,11 @@ func (r loadRun) rate() float64 {
 
 func (r loadRun) summary() LatencyRun {
 	out := LatencyRun{Requests: len(r.lat), Errors: r.errs, Rate: r.rate()}
-	out.P50, out.P99, out.Max = r.percentiles()
-	return out
-}
-
-func (r loadRun) percentiles() (p50, p99, maxLat time.Duration) {
-	if len(r.lat) == 0 {
-		return 0, 0, 0
+	if len(r.lat) > 0 {
+		sorted := slices.Sorted(slices.Values(r.lat))
+		out.P50, out.P99, out.Max = healthRank(sorted, 0.50), healthRank(sorted, 0.99), sorted[len(sorted)-1]
 	}
-	sorted := append([]time.Duration(nil), r.lat...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	return healthRank(sorted, 0.50), healthRank(sorted, 0.99), sorted[len(sorted)-1]
+	return out
 }
 
 // healthLoad sends opts.Requests GETs to each URL, paced at opts.Rate from
@@ -490,29 +473,4 @@ func healthRSSKiB(pid int) int64 {
 func healthRank(sorted []time.Duration, p float64) time.Duration {
 	r := int(float64(len(sorted))*p+0.999999) - 1
 	return sorted[max(0, min(r, len(sorted)-1))]
-}
-
-// Markdown renders the results with their goals.
-func (r HealthResults) Markdown() string {
-	var b strings.Builder
-	ok := func(pass bool) string {
-		if pass {
-			return "met"
-		}
-		return "**missed**"
-	}
-	fmt.Fprintf(&b, "Measured %s on %d cores, %s, by `bench.MeasureHealth` (internal/bench/health.go).\n\n", r.Date.Format("2006-01-02"), r.NProc, r.GoVersion)
-	b.WriteString("| figure | goal | result | |\n|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| /readyz latency p50 / p99 / max, %d requests at %.0f req/s (%d errors) | p99 < 1 ms | %s / %s / %s | %s |\n",
-		r.Requests, r.AchievedRate, r.Errors, healthMs(r.P50), healthMs(r.P99), healthMs(r.Max), ok(r.P99 < time.Millisecond && r.Errors == 0))
-	fmt.Fprintf(&b, "| RSS after %s idle (VmRSS) | < 30 MiB | %.1f MiB | %s |\n", r.Idle.Round(time.Second), float64(r.RSSKiB)/1024, ok(r.RSSKiB < 30*1024))
-	fmt.Fprintf(&b, "| idle CPU over %s (utime+stime), polling every 2 s | < 2 millicores | %.2f millicores | %s |\n", r.Idle.Round(time.Second), r.IdleCPUMilli, ok(r.IdleCPUMilli < 2))
-	fmt.Fprintf(&b, "| sidecar CPU per poll (idle CPU / %d polls) | | %s | |\n", r.PollsDuringIdle, healthMs(r.CPUPerPoll))
-	fmt.Fprintf(&b, "| one poll in-process (local + 1 reference, 4 calls) | | %s, %d allocs, %d B | |\n", healthMs(time.Duration(r.PollNs)), r.PollAllocs, r.PollBytes)
-	fmt.Fprintf(&b, "| one /readyz in-process (handler only) | | %.1f µs, %d allocs | |\n", float64(r.ReadyzNs)/1000, r.ReadyzAllocs)
-	return b.String()
-}
-
-func healthMs(d time.Duration) string {
-	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }

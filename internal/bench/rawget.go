@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -118,7 +119,7 @@ func (g *rawGet) do() (int, error) {
 		return 0, errors.New("response without Content-Length")
 	}
 	if g.keepBody {
-		g.body = append(g.body[:0], make([]byte, length)...)
+		g.body = slices.Grow(g.body[:0], length)[:length]
 		if _, err := io.ReadFull(g.r, g.body); err != nil {
 			return 0, err
 		}

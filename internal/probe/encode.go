@@ -22,34 +22,58 @@ const maxKeys = 32
 // appendBody appends the JSON body of Evaluate(key, checks) for the given
 // results (one per check, in order) and reports the overall verdict.
 func appendBody(b []byte, key string, checks []Named, results []Result) ([]byte, bool) {
-	ok, reason := true, "ok"
 	if len(results) == 1 {
-		ok, reason = results[0].OK, results[0].Reason
-	} else {
-		for i, res := range results {
-			if !res.OK && ok {
-				ok, reason = false, checks[i].Name+": "+res.Reason
-			}
+		res := results[0]
+		reason := res.Reason
+		if reason == "" {
+			reason = "ok"
+		}
+		return append(appendResult(b, key, res.OK, reason, res.Fields), '\n'), res.OK
+	}
+	ok, reason := true, "ok"
+	for i, res := range results {
+		if !res.OK && ok {
+			ok, reason = false, checks[i].Name+": "+res.Reason
 		}
 	}
-	if reason == "" {
-		reason = "ok"
-	}
+	b = appendObject(b, []string{"checks", key, "reason"}, func(b []byte, k string) []byte {
+		switch k {
+		case key:
+			return strconv.AppendBool(b, ok)
+		case "reason":
+			return appendString(b, reason)
+		}
+		return appendChecks(b, key, checks, results)
+	})
+	return append(b, '\n'), ok
+}
 
+// appendResult writes fields with the verdict under key and the reason
+// beside them; the verdict wins over a field of the same name.
+func appendResult(b []byte, key string, ok bool, reason string, fields map[string]any) []byte {
 	var arr [maxKeys]string
 	keys := arr[:0]
-	if len(results) == 1 {
-		for k := range results[0].Fields {
-			if k != key && k != "reason" {
-				keys = append(keys, k)
-			}
+	for k := range fields {
+		if k != key && k != "reason" {
+			keys = append(keys, k)
 		}
-	} else {
-		keys = append(keys, "checks")
 	}
 	keys = append(keys, key, "reason")
-	slices.Sort(keys)
+	return appendObject(b, keys, func(b []byte, k string) []byte {
+		switch k {
+		case key:
+			return strconv.AppendBool(b, ok)
+		case "reason":
+			return appendString(b, reason)
+		}
+		return appendValue(b, fields[k])
+	})
+}
 
+// appendObject writes an object of keys, sorted as encoding/json sorts a
+// map's, each value written by value.
+func appendObject(b []byte, keys []string, value func(b []byte, k string) []byte) []byte {
+	slices.Sort(keys)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -57,64 +81,27 @@ func appendBody(b []byte, key string, checks []Named, results []Result) ([]byte,
 		}
 		b = appendString(b, k)
 		b = append(b, ':')
-		switch k {
-		case key:
-			b = strconv.AppendBool(b, ok)
-		case "reason":
-			b = appendString(b, reason)
-		case "checks":
-			if len(results) != 1 {
-				b = appendChecks(b, key, checks, results)
-				continue
-			}
-			b = appendValue(b, results[0].Fields[k])
-		default:
-			b = appendValue(b, results[0].Fields[k])
-		}
+		b = value(b, k)
 	}
-	return append(b, '}', '\n'), ok
+	return append(b, '}')
 }
 
 // appendChecks writes the nested object of a multi-check body: each check
-// under its name with its verdict, reason and fields.
+// under its name with its verdict, reason and fields. Names are unique in
+// practice; with duplicates the last one wins, as in a map.
 func appendChecks(b []byte, key string, checks []Named, results []Result) []byte {
-	order := make([]int, len(checks))
-	for i := range order {
-		order[i] = i
-	}
-	// Names are unique in practice; with duplicates the last one wins, as
-	// in a map.
-	slices.SortStableFunc(order, func(x, y int) int {
-		switch {
-		case checks[x].Name < checks[y].Name:
-			return -1
-		case checks[x].Name > checks[y].Name:
-			return 1
+	last := make(map[string]int, len(checks))
+	names := make([]string, 0, len(checks))
+	for i, c := range checks {
+		if _, dup := last[c.Name]; !dup {
+			names = append(names, c.Name)
 		}
-		return 0
+		last[c.Name] = i
+	}
+	return appendObject(b, names, func(b []byte, name string) []byte {
+		res := results[last[name]]
+		return appendResult(b, key, res.OK, res.Reason, res.Fields)
 	})
-	b = append(b, '{')
-	first := true
-	for n, i := range order {
-		if n+1 < len(order) && checks[order[n+1]].Name == checks[i].Name {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, checks[i].Name)
-		b = append(b, ':')
-		res := results[i]
-		entry := make(map[string]any, len(res.Fields)+2)
-		for k, v := range res.Fields {
-			entry[k] = v
-		}
-		entry[key] = res.OK
-		entry["reason"] = res.Reason
-		b = appendMap(b, entry)
-	}
-	return append(b, '}')
 }
 
 func appendMap(b []byte, m map[string]any) []byte {
@@ -123,17 +110,7 @@ func appendMap(b []byte, m map[string]any) []byte {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendValue(b, m[k])
-	}
-	return append(b, '}')
+	return appendObject(b, keys, func(b []byte, k string) []byte { return appendValue(b, m[k]) })
 }
 
 // appendValue writes the types the checks put in Fields directly and hands
