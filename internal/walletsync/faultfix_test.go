@@ -3,7 +3,6 @@ package walletsync_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
-	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 )
@@ -87,14 +85,7 @@ func TestCommitRefusesReissuedKey(t *testing.T) {
 
 	// The same seed, counters back at 0.
 	seed, _ := keySet(t, leader.w)
-	leader.w.proc.Stop(5 * time.Second)
-	if err := os.Remove(leader.w.path); err != nil {
-		t.Fatal(err)
-	}
-	if err := walletfile.Create(leader.w.path, walletfile.Contents{Seed: seed}); err != nil {
-		t.Fatal(err)
-	}
-	leader.w.start(t)
+	leader.w.restartSeedOnly(t, seed)
 
 	res, err := write(t, leader, 1, walletd.MethodGenerateIdentityKey, nil)
 	k := generated(t, res)

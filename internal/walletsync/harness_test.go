@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
@@ -113,6 +115,20 @@ func startWalletd(t testing.TB, path string) *walletProc {
 }
 
 // start runs walletd on w's address and wallet file and waits for it.
+// restartSeedOnly stops walletd and starts it again on a wallet file that
+// holds only seed: every key gone, every counter back at 0.
+func (w *walletProc) restartSeedOnly(t testing.TB, seed walletd.Secret) {
+	t.Helper()
+	w.proc.Stop(5 * time.Second)
+	if err := os.Remove(w.path); err != nil {
+		t.Fatal(err)
+	}
+	if err := walletfile.Create(w.path, walletfile.Contents{Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+}
+
 func (w *walletProc) start(t testing.TB) {
 	t.Helper()
 	bin, err := testenv.Binary("test-walletd")

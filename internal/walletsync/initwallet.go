@@ -123,23 +123,8 @@ func WalletContents(st *keystore.State) (walletfile.Contents, error) {
 		return walletfile.Contents{}, err
 	}
 	c := walletfile.Contents{Seed: st.Seed, Next: walletfile.Counters{FCT: st.Next.FCT, EC: st.Next.EC, ID: st.Next.ID}}
-	removed := make(map[string]bool, len(st.Removed))
-	for _, r := range st.Removed {
-		removed[r.Public] = true
-	}
-	for _, kind := range keystore.Kinds {
-		for i := uint32(0); i < st.Next.Get(kind); i++ {
-			k, err := d.Key(kind, i)
-			if errors.Is(err, keystore.ErrInvalidIndex) {
-				continue
-			}
-			if err != nil {
-				return walletfile.Contents{}, err
-			}
-			if !removed[k.Public] {
-				c.Keys = append(c.Keys, k.Secret)
-			}
-		}
+	if err := st.EachHeldDerived(d, func(_ keystore.Kind, k walletd.Key) { c.Keys = append(c.Keys, k.Secret) }); err != nil {
+		return walletfile.Contents{}, err
 	}
 	for _, imp := range st.Imported {
 		c.Keys = append(c.Keys, imp.Secret)

@@ -130,28 +130,19 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 	// want: every key st says walletd must hold.
 	want := make(map[string]keystore.Kind, len(st.Imported))
 	var addrs, ids []walletd.Secret
-	for _, kind := range keystore.Kinds {
-		for i := uint32(0); i < st.Next.Get(kind); i++ {
-			k, err := d.Key(kind, i)
-			if errors.Is(err, keystore.ErrInvalidIndex) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if st.IsRemoved(k.Public) {
-				continue
-			}
-			want[k.Public] = kind
-			if _, ok := v.present[k.Public]; ok {
-				continue
-			}
-			if kind == keystore.ID {
-				ids = append(ids, k.Secret)
-			} else {
-				addrs = append(addrs, k.Secret)
-			}
+	err := st.EachHeldDerived(d, func(kind keystore.Kind, k walletd.Key) {
+		want[k.Public] = kind
+		if _, ok := v.present[k.Public]; ok {
+			return
 		}
+		if kind == keystore.ID {
+			ids = append(ids, k.Secret)
+		} else {
+			addrs = append(addrs, k.Secret)
+		}
+	})
+	if err != nil {
+		return err
 	}
 	if n := len(addrs) + len(ids); n > 0 {
 		r.log.Warn().Str("event", "keystore_restore").Int("keys", n).

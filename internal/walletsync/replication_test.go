@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -492,14 +491,7 @@ func TestReplication(t *testing.T) {
 		f := followers[1]
 		gen := followers[0].r.AppliedGeneration()
 		seed, _ := keySet(t, f.w)
-		f.w.proc.Stop(5 * time.Second)
-		if err := os.Remove(f.w.path); err != nil {
-			t.Fatal(err)
-		}
-		if err := walletfile.Create(f.w.path, walletfile.Contents{Seed: seed}); err != nil {
-			t.Fatal(err)
-		}
-		f.w.start(t)
+		f.w.restartSeedOnly(t, seed)
 		_, want := keySet(t, followers[0].w)
 		err := testenv.Eventually(60*time.Second, 50*time.Millisecond, func() (bool, error) {
 			if !f.r.InSync() || f.r.AppliedGeneration() != gen {

@@ -204,22 +204,37 @@ func keyFromRaw(kind Kind, sec []byte) (walletd.Key, error) {
 	}
 }
 
-// IndexOf searches indices [from, to) of kind for public and returns its
-// index.
-func (d *Deriver) IndexOf(kind Kind, public string, from, to uint32) (uint32, bool, error) {
+// Each calls fn with every key of kind at indices [from, to), skipping the
+// indices that derive no key (as walletd does), until fn returns false.
+func (d *Deriver) Each(kind Kind, from, to uint32, fn func(i uint32, k walletd.Key) bool) error {
 	for i := from; i < to; i++ {
 		k, err := d.Key(kind, i)
 		if errors.Is(err, ErrInvalidIndex) {
 			continue
 		}
 		if err != nil {
-			return 0, false, err
+			return err
 		}
-		if k.Public == public {
-			return i, true, nil
+		if !fn(i, k) {
+			return nil
 		}
 	}
-	return 0, false, nil
+	return nil
+}
+
+// IndexOf searches indices [from, to) of kind for public and returns its
+// index.
+func (d *Deriver) IndexOf(kind Kind, public string, from, to uint32) (uint32, bool, error) {
+	var index uint32
+	found := false
+	err := d.Each(kind, from, to, func(i uint32, k walletd.Key) bool {
+		index, found = i, k.Public == public
+		return !found
+	})
+	if err != nil || !found {
+		return 0, false, err
+	}
+	return index, true, nil
 }
 
 // child is the key at non-hardened index i of the chain; ok is false where

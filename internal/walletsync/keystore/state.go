@@ -88,6 +88,27 @@ func (s *State) IsRemoved(public string) bool {
 	return slices.ContainsFunc(s.Removed, func(r Removed) bool { return r.Public == public })
 }
 
+// EachHeldDerived calls fn with every derived key below the counters that
+// is not removed: the derived keys a replica's walletd must hold.
+func (s *State) EachHeldDerived(d *Deriver, fn func(Kind, walletd.Key)) error {
+	removed := make(map[string]bool, len(s.Removed))
+	for _, r := range s.Removed {
+		removed[r.Public] = true
+	}
+	for _, kind := range Kinds {
+		err := d.Each(kind, 0, s.Next.Get(kind), func(_ uint32, k walletd.Key) bool {
+			if !removed[k.Public] {
+				fn(kind, k)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *State) addImported(kind Kind, k walletd.Key) {
 	s.unremove(k.Public)
 	if slices.ContainsFunc(s.Imported, func(i Imported) bool { return i.Public == k.Public }) {
@@ -298,15 +319,8 @@ func FromBackup(d *Deriver, b *walletd.Backup, prev *State) (*State, error) {
 		keys := byKind[kind]
 		limit := max(s.Next.Get(kind), uint32(len(keys))) + SkipWindow
 		index := map[string]uint32{}
-		for i := uint32(0); i < limit; i++ {
-			k, err := d.Key(kind, i)
-			if errors.Is(err, ErrInvalidIndex) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			index[k.Public] = i
+		if err := d.Each(kind, 0, limit, func(i uint32, k walletd.Key) bool { index[k.Public] = i; return true }); err != nil {
+			return nil, err
 		}
 		for _, k := range keys {
 			if i, ok := index[k.Public]; ok {
@@ -338,17 +352,14 @@ var ErrSeedMismatch = errors.New("walletd seed differs from the replicated seed"
 // recorded as removed, so no replica restores a key nobody received.
 func (s *State) Adopt(d *Deriver, ahead Counters, holds func(public string) bool) error {
 	for _, k := range Kinds {
-		for i := s.Next.Get(k); i < ahead.Get(k); i++ {
-			key, err := d.Key(k, i)
-			if errors.Is(err, ErrInvalidIndex) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("adopt %s #%d: %w", k, i, err)
-			}
+		err := d.Each(k, s.Next.Get(k), ahead.Get(k), func(_ uint32, key walletd.Key) bool {
 			if !holds(key.Public) {
 				s.remove(k, key.Public)
 			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("adopt %s: %w", k, err)
 		}
 		if ahead.Get(k) > s.Next.Get(k) {
 			s.Next.Set(k, ahead.Get(k))
