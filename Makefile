@@ -24,9 +24,12 @@ $(BIN)/sidecar: FORCE
 # The real programs, built once from Go modules and cached in bin/.
 tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd $(BIN)/kustomize $(BIN)/helm
 
-$(BIN)/kube-apiserver: tools/k8s/go.mod tools/k8s/go.sum
-	@echo ">> building kube-apiserver (first time: several minutes)"
-	cd tools/k8s && $(GO) build -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+# Kubernetes components report the module's version, not v0.0.0-master.
+K8S_VERSION := v1.37.2
+K8S_LDFLAGS := $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,-X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=37)
+$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubelet $(BIN)/kube-proxy $(BIN)/kubectl: tools/k8s/go.mod tools/k8s/go.sum
+	@echo ">> building $(notdir $@) (first time: several minutes)"
+	cd tools/k8s && $(GO) build -ldflags '-s -w $(K8S_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 
 $(BIN)/etcd: tools/k8s/go.mod tools/k8s/go.sum
 	@echo ">> building etcd"
