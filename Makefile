@@ -10,9 +10,9 @@ LDFLAGS := -s -w -X github.com/factom-sidecar/factom-sidecar/internal/version.Ve
 export FACTOM_SIDECAR_BIN_DIR := $(BIN)
 # Test packages run one at a time: each starts its own API server, etcd,
 # factomd and walletd processes, and two cores do not fit several sets at once.
-TESTFLAGS ?= -p 1 -count=1 -timeout 40m
+TESTFLAGS ?= -p 1 -count=1 -timeout 60m
 
-.PHONY: all build tools test unit integration fuzz demo bench vet clean faults
+.PHONY: all build tools node-tools node-deps test unit integration node-test fuzz demo bench vet clean faults
 
 all: build
 
@@ -22,7 +22,21 @@ $(BIN)/sidecar: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/sidecar
 
 # The real programs, built once from Go modules and cached in bin/.
-tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd $(BIN)/kustomize $(BIN)/helm
+tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd $(BIN)/kustomize $(BIN)/helm node-tools
+
+# The real node's components (test/node): the rest of Kubernetes, CoreDNS.
+node-tools: $(BIN)/kubelet $(BIN)/kube-proxy $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl $(BIN)/coredns
+
+# Debian packages the real node runs on. Installed when missing (as root:
+# CI runs as root); without root it says what to install and stops.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack iproute2 busybox-static
+node-deps:
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "the real-node tests need these Debian packages (install them as root): $$missing"; exit 1; fi; \
+	  echo ">> installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 # Kubernetes components report the module's version, not v0.0.0-master.
 K8S_VERSION := v1.37.2
@@ -37,11 +51,15 @@ $(BIN)/etcd: tools/k8s/go.mod tools/k8s/go.sum
 
 $(BIN)/factomd: tools/factom/go.mod tools/factom/go.sum
 	@echo ">> building factomd"
-	cd tools/factom && $(GO) build -o $@ github.com/FactomProject/factomd
+	cd tools/factom && CGO_ENABLED=0 $(GO) build -o $@ github.com/FactomProject/factomd
 
 $(BIN)/test-walletd: tools/factom/go.mod tools/factom/go.sum tools/factom/cmd/test-walletd/main.go
 	@echo ">> building walletd"
-	cd tools/factom && $(GO) build -o $@ ./cmd/test-walletd
+	cd tools/factom && CGO_ENABLED=0 $(GO) build -o $@ ./cmd/test-walletd
+
+$(BIN)/coredns: tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go
+	@echo ">> building coredns"
+	cd tools/coredns && CGO_ENABLED=0 $(GO) build -o $@ .
 
 $(BIN)/kustomize: tools/manifests/go.mod tools/manifests/go.sum
 	@echo ">> building kustomize"
@@ -53,15 +71,20 @@ $(BIN)/helm: tools/manifests/go.mod tools/manifests/go.sum
 
 # Unit tests under the race detector first (fast), then every package,
 # integration tests included, against the real programs.
-test: tools vet
+test: tools node-deps vet
 	$(GO) test -short -race -count=1 ./...
 	$(GO) test $(TESTFLAGS) ./...
+
+# The real-node tests alone: the shipped manifests (kustomize and Helm) on
+# a real kubelet, containerd and kube-proxy. Needs root.
+node-test: tools node-deps
+	$(GO) test -count=1 -timeout 60m -v ./test/node/
 
 unit: vet
 	$(GO) test -short -race -count=1 ./...
 
 vet:
-	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test manifests e2e faults tools)" || { gofmt -l cmd internal test manifests e2e faults tools; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
 # Run each fuzz target for a while (FUZZTIME, default 30s each).

@@ -36,3 +36,35 @@ func TestDemoRunsToTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// The default mode: the demo on a real single-node cluster, unattended.
+func TestDemoRunsToTheEndOnTheRealNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real node; runs without -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := runNode(ctx, &out, true, false); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"kubectl apply -k manifests/overlays/local",
+		"is the writable leader",
+		"first write acknowledged through the Service",
+		"the new leader holds all 6 acknowledged addresses",
+		"failover_complete",
+		"LeaderElected",
+		"rejoined as a follower in sync",
+		"NotReady",
+		"Ready again",
+		"factom.io/role",
+		"Done (--once)",
+		"all stopped",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q\n%s", want, text)
+		}
+	}
+}

@@ -1,8 +1,11 @@
-// Command demo runs the whole system on one machine: a real Kubernetes API
-// server and etcd, a two-node factomd LOCAL network with a sidecar next to
-// each node, and three walletd replicas with their sidecars. It shows a
-// live status table, writes keys through the leader, kills the leader and
-// shows the failover, and makes a factomd node fall behind and catch up.
+// Command demo runs the whole system on one machine. By default it starts a
+// real single-node Kubernetes cluster (test/node), applies the shipped local
+// overlay with kubectl, writes keys through the leader Service, deletes the
+// leader pod and shows the failover in kubectl logs and Events, and freezes
+// a factomd pod until it leaves its Service. Where that node cannot run (no
+// root, no containerd) it says why and runs the same system as processes
+// posing as pods: a real API server and etcd, a two-node factomd LOCAL
+// network with a sidecar next to each node, and three walletd replicas.
 // Ctrl-C stops everything; --once runs to the end unattended.
 package main
 
@@ -21,21 +24,37 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/test/node"
 )
 
 func main() {
 	once := flag.Bool("once", false, "run every step once and exit (no live table at the end)")
 	keep := flag.Bool("keep", false, "keep the work directory (logs, wallets) after exit")
+	mode := flag.String("mode", "auto", "node (a real single-node cluster), process (processes posing as pods), or auto (node where it can run)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *once, *keep); err != nil && !errors.Is(err, context.Canceled) {
+	runMode := run
+	switch *mode {
+	case "node":
+		runMode = runNode
+	case "process":
+	case "auto":
+		if err := node.Available(); err != nil {
+			fmt.Printf("demo: the real node cannot start here (%v); running the processes as pods instead\n", err)
+		} else {
+			runMode = runNode
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "demo: --mode %q: want node, process or auto\n", *mode)
+		os.Exit(2)
+	}
+	if err := runMode(ctx, os.Stdout, *once, *keep); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -66,24 +85,45 @@ func (d *demo) step(format string, args ...any) {
 
 func (d *demo) defer_(f func()) { d.stopFunc = append(d.stopFunc, f) }
 
+// writeAddresses writes three EC and three factoid addresses and returns
+// the acknowledged ones.
+func (d *demo) writeAddresses(ctx context.Context, api *walletd.Client) ([]string, error) {
+	var acked []string
+	for i := 0; i < 3; i++ {
+		for _, gen := range []func(context.Context) (walletd.Key, error){api.GenerateECAddress, api.GenerateFactoidAddress} {
+			k, err := gen(ctx)
+			if err != nil {
+				return acked, err
+			}
+			acked = append(acked, k.Public)
+			fmt.Fprintf(d.out, "    acknowledged %s\n", k.Public)
+		}
+	}
+	return acked, nil
+}
+
+// finish runs the deferred stops in reverse and removes the work directory
+// unless keep.
+func (d *demo) finish(what string, keep bool) {
+	d.step("%s", what)
+	for i := len(d.stopFunc) - 1; i >= 0; i-- {
+		d.stopFunc[i]()
+	}
+	if keep {
+		fmt.Fprintf(d.out, "    logs and state kept in %s\n", d.dir)
+	} else {
+		os.RemoveAll(d.dir)
+	}
+	fmt.Fprintln(d.out, "    all stopped")
+}
+
 func run(ctx context.Context, out io.Writer, once, keep bool) error {
 	d := &demo{out: out, started: time.Now()}
 	var err error
 	if d.dir, err = os.MkdirTemp("", "factom-sidecar-demo-"); err != nil {
 		return err
 	}
-	defer func() {
-		d.step("Stopping every process")
-		for i := len(d.stopFunc) - 1; i >= 0; i-- {
-			d.stopFunc[i]()
-		}
-		if keep {
-			fmt.Fprintf(out, "    logs and wallets kept in %s\n", d.dir)
-		} else {
-			os.RemoveAll(d.dir)
-		}
-		fmt.Fprintln(out, "    all stopped")
-	}()
+	defer d.finish("Stopping every process", keep)
 
 	d.step("Building the sidecar")
 	sidecar, err := testenv.BuildSidecarBinary(d.dir)
@@ -119,16 +159,9 @@ func run(ctx context.Context, out io.Writer, once, keep bool) error {
 
 	d.step("Writing through the leader's proxy (what the factom-wallet Service selects)")
 	api := walletd.New(jsonrpc.New(leader.ProxyURL(), jsonrpc.Options{Timeout: 30 * time.Second}))
-	var acked []string
-	for i := 0; i < 3; i++ {
-		for _, gen := range []func(context.Context) (walletd.Key, error){api.GenerateECAddress, api.GenerateFactoidAddress} {
-			k, err := gen(ctx)
-			if err != nil {
-				return err
-			}
-			acked = append(acked, k.Public)
-			fmt.Fprintf(out, "    acknowledged %s\n", k.Public)
-		}
+	acked, err := d.writeAddresses(ctx, api)
+	if err != nil {
+		return err
 	}
 	if err := d.waitAllHold(ctx, acked); err != nil {
 		return err
@@ -169,15 +202,20 @@ func run(ctx context.Context, out io.Writer, once, keep bool) error {
 		return nil
 	}
 	d.step("Live status; press Ctrl-C to stop everything")
+	return live(ctx, newLiveTable(out, tableHeader...), d.rows)
+}
+
+// live redraws the table every 2 s until ctx ends.
+func live(ctx context.Context, t *liveTable, rows func() [][]string) error {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	t.Show(rows())
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			fmt.Fprintf(out, "\n[%s]\n", time.Now().Format(time.TimeOnly))
-			d.table()
+			t.Show(rows())
 		}
 	}
 }
@@ -294,10 +332,18 @@ func (d *demo) waitAllHold(ctx context.Context, keys []string) error {
 	})
 }
 
-// table prints one row per pod from each sidecar's /status and probes.
+var tableHeader = []string{"POD", "ROLE", "TERM", "HEIGHT", "NETWORK", "LAG", "READY", "LIVE", "KEYSTORE GEN"}
+
+// table prints the status table once.
 func (d *demo) table() {
-	w := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "    POD\tROLE\tTERM\tHEIGHT\tNETWORK\tLAG\tREADY\tLIVE\tKEYSTORE GEN")
+	for _, l := range render(tableHeader, d.rows()) {
+		fmt.Fprintln(d.out, "    "+l)
+	}
+}
+
+// rows has one row per pod from each sidecar's /status and probes.
+func (d *demo) rows() [][]string {
+	var rows [][]string
 	for _, b := range d.bridges {
 		readyCode, ready := getJSON("http://" + b.listen + "/readyz")
 		liveCode, _ := getJSON("http://" + b.listen + "/livez")
@@ -306,12 +352,12 @@ func (d *demo) table() {
 		if readyCode != http.StatusOK && reason != "" {
 			readyText += " (" + reason + ")"
 		}
-		fmt.Fprintf(w, "    %s\tfactomd\t-\t%s\t%s\t%s\t%s\t%s\t-\n", b.name, num(ready["localHeight"]), num(ready["networkHeight"]), num(ready["lag"]), readyText, yesNo(liveCode == http.StatusOK))
+		rows = append(rows, []string{b.name, "factomd", "-", num(ready["localHeight"]), num(ready["networkHeight"]), num(ready["lag"]), readyText, yesNo(liveCode == http.StatusOK), "-"})
 	}
 	if d.cluster != nil {
 		for _, p := range d.cluster.Pods {
 			if p.Sidecar == nil || p.Sidecar.Exited() {
-				fmt.Fprintf(w, "    %s\t(down)\t\t\t\t\t\t\t\n", p.Name)
+				rows = append(rows, []string{p.Name, "(down)", "", "", "", "", "", "", ""})
 				continue
 			}
 			_, status, _ := p.Get("/status")
@@ -323,10 +369,10 @@ func (d *demo) table() {
 			if election["writable"] == true {
 				role += " (writable)"
 			}
-			fmt.Fprintf(w, "    %s\t%s\t%s\t-\t-\t-\t%s\t%s\t%s\n", p.Name, role, num(election["term"]), yesNo(readyCode == http.StatusOK), yesNo(liveCode == http.StatusOK), num(keystore["appliedGeneration"]))
+			rows = append(rows, []string{p.Name, role, num(election["term"]), "-", "-", "-", yesNo(readyCode == http.StatusOK), yesNo(liveCode == http.StatusOK), num(keystore["appliedGeneration"])})
 		}
 	}
-	w.Flush()
+	return rows
 }
 
 // events prints the transition log lines every walletd sidecar wrote since t.

@@ -1,50 +1,21 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"debug/elf"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
-)
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-// dockerfileBuild extracts the `go build` command of the Dockerfile's build
-// stage, joining continuation lines, so the test runs exactly what the image
-// build runs.
-func dockerfileBuild(t *testing.T, dockerfile string) (env []string, args []string) {
-	t.Helper()
-	data, err := os.ReadFile(dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	joined := strings.ReplaceAll(string(data), "\\\n", " ")
-	var run string
-	for _, line := range strings.Split(joined, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "RUN ") && strings.Contains(line, "go build") {
-			run = strings.TrimPrefix(line, "RUN ")
-		}
-	}
-	if run == "" {
-		t.Fatal("Dockerfile has no RUN ... go build line")
-	}
-	fields := regexp.MustCompile(`"[^"]*"|\S+`).FindAllString(run, -1)
-	for i, f := range fields {
-		if f == "go" {
-			env = fields[:i]
-			args = fields[i+1:]
-			break
-		}
-	}
-	for i, a := range args {
-		args[i] = strings.Trim(strings.ReplaceAll(a, "${VERSION}", "test"), `"`)
-	}
-	return env, args
-}
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/node"
+)
 
 func TestDockerfileBuildIsStatic(t *testing.T) {
 	if testing.Short() {
@@ -54,21 +25,16 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, args := dockerfileBuild(t, filepath.Join(root, "Dockerfile"))
+	env, _, err := node.DockerfileBuild(filepath.Join(root, "Dockerfile"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(env) == 0 || env[0] != "CGO_ENABLED=0" {
 		t.Fatalf("the Dockerfile's build must set CGO_ENABLED=0, got env %q", env)
 	}
 	out := filepath.Join(t.TempDir(), "sidecar")
-	for i, a := range args {
-		if a == "/out/sidecar" {
-			args[i] = out
-		}
-	}
-	cmd := exec.Command("go", args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), env...)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+	if err := node.BuildLikeDockerfile(root, filepath.Join(root, "Dockerfile"), out, "test"); err != nil {
+		t.Fatal(err)
 	}
 
 	f, err := elf.Open(out)
@@ -91,5 +57,77 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(version)); got != "test" {
 		t.Fatalf("version stamped by -ldflags = %q, want %q", got, "test")
+	}
+}
+
+// The image the real-node tests run is the Dockerfile's, rebuilt without an
+// engine: the binary from the Dockerfile's own build command at the path its
+// final stage copies to, with the stage's entrypoint and user.
+func TestTestImageMatchesTheDockerfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; run without -short")
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := filepath.Join(root, "Dockerfile")
+	bin := filepath.Join(t.TempDir(), "sidecar")
+	if err := node.BuildLikeDockerfile(root, dockerfile, bin, "test"); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := node.SidecarImageSpec(dockerfile, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "image.tar")
+	if err := node.WriteImage(spec, tarPath); err != nil {
+		t.Fatal(err)
+	}
+	img, err := tarball.ImageFromPath(tarPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, err := node.ReadDockerfileFinalStage(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Config.Entrypoint, " ") != strings.Join(stage.Entrypoint, " ") || cfg.Config.User != stage.User {
+		t.Fatalf("image entrypoint %q user %q, Dockerfile %q user %q", cfg.Config.Entrypoint, cfg.Config.User, stage.Entrypoint, stage.User)
+	}
+	want, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers: %d, %v", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	found := false
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if "/"+hdr.Name == stage.Copies[0] {
+			got, _ := io.ReadAll(tr)
+			found = bytes.Equal(got, want) && hdr.Mode&0o111 != 0
+		}
+	}
+	if !found {
+		t.Fatalf("the image has no executable %s equal to the Dockerfile build's binary", stage.Copies[0])
 	}
 }

@@ -67,6 +67,8 @@ type Kube struct {
 	caPEM      []byte
 	adminToken string
 	userToken  string
+	nodeToken  string
+	opts       KubeOptions
 	apiArgs    []string
 	apiBin     string
 
@@ -80,6 +82,16 @@ type KubeOptions struct {
 	// AuditLog writes one JSON line per request (metadata only) to
 	// AuditLogPath(), so requests can be counted per user and user agent.
 	AuditLog bool
+	// NodeName and NodeIP, when set, make the API server one a real node
+	// can join (test/node): it listens on every interface and advertises
+	// NodeIP, so pods reach it through the kubernetes Service; it
+	// authorises with Node and RBAC; and its token file holds the
+	// kubelet's identity system:node:<NodeName>.
+	NodeName string
+	NodeIP   string
+	// ServiceCIDR is the Service IP range (default 10.0.0.0/24). Its first
+	// address is in the serving certificate.
+	ServiceCIDR string
 }
 
 // StartKube starts etcd and kube-apiserver with their state under dir and
@@ -102,12 +114,14 @@ func StartKubeWith(dir string, opts KubeOptions) (*Kube, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("start kube: %w", err)
 	}
-	k := &Kube{dir: dir, apiBin: apiBin}
-	if k.adminToken, err = randomToken(); err != nil {
-		return nil, err
+	if opts.ServiceCIDR == "" {
+		opts.ServiceCIDR = "10.0.0.0/24"
 	}
-	if k.userToken, err = randomToken(); err != nil {
-		return nil, err
+	k := &Kube{dir: dir, apiBin: apiBin, opts: opts}
+	for _, t := range []*string{&k.adminToken, &k.userToken, &k.nodeToken} {
+		if *t, err = randomToken(); err != nil {
+			return nil, err
+		}
 	}
 	if err := k.writeFiles(); err != nil {
 		return nil, err
@@ -146,22 +160,25 @@ func StartKubeWith(dir string, opts KubeOptions) (*Kube, error) {
 	k.apiArgs = []string{
 		"--etcd-servers", etcdURL,
 		"--secure-port", strconv.Itoa(apiPort),
-		"--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1",
-		// From v1.35 a loopback advertise address is refused by the
-		// endpoint reconciler; there is no kubernetes Service to keep here.
-		"--endpoint-reconciler-type", "none",
 		"--cert-dir", filepath.Join(dir, "certs"),
 		"--tls-cert-file", filepath.Join(dir, "serving.crt"),
 		"--tls-private-key-file", filepath.Join(dir, "serving.key"),
-		"--authorization-mode", "RBAC",
 		"--token-auth-file", filepath.Join(dir, "tokens.csv"),
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", filepath.Join(dir, "sa.pub"),
 		"--service-account-signing-key-file", filepath.Join(dir, "sa.key"),
-		"--service-cluster-ip-range", "10.0.0.0/24",
+		"--service-cluster-ip-range", opts.ServiceCIDR,
 		"--profiling=false",
 		"-v", "0",
+	}
+	if opts.NodeIP != "" {
+		k.apiArgs = append(k.apiArgs, "--bind-address", "0.0.0.0", "--advertise-address", opts.NodeIP,
+			"--authorization-mode", "Node,RBAC", "--allow-privileged=true")
+	} else {
+		// From v1.35 a loopback advertise address is refused by the
+		// endpoint reconciler; there is no kubernetes Service to keep here.
+		k.apiArgs = append(k.apiArgs, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+			"--endpoint-reconciler-type", "none", "--authorization-mode", "RBAC")
 	}
 	if opts.AuditLog {
 		policy := filepath.Join(dir, "audit-policy.yaml")
@@ -185,6 +202,17 @@ func (k *Kube) Host() string { return k.host }
 
 // Dir is the directory holding the state and logs.
 func (k *Kube) Dir() string { return k.dir }
+
+// NodeConfig is a client config for the kubelet's identity
+// system:node:<NodeName> (only with KubeOptions.NodeName).
+func (k *Kube) NodeConfig() *rest.Config { return k.config(k.nodeToken) }
+
+// CAFile is the CA that signed the API server's serving certificate.
+func (k *Kube) CAFile() string { return filepath.Join(k.dir, "ca.crt") }
+
+// ServiceAccountKeyFile is the private key the API server's service
+// account tokens are signed with (the controller manager needs it).
+func (k *Kube) ServiceAccountKeyFile() string { return filepath.Join(k.dir, "sa.key") }
 
 // AdminConfig is a client config with system:masters rights.
 func (k *Kube) AdminConfig() *rest.Config { return k.config(k.adminToken) }
@@ -229,14 +257,19 @@ const (
 	Admin User = iota
 	// Sidecar is KubeSidecarUser.
 	Sidecar
+	// Node is the kubelet's identity (with KubeOptions.NodeName).
+	Node
 )
 
 // WriteKubeconfig writes a kubeconfig file for user to path.
 func (k *Kube) WriteKubeconfig(path string, user User) error {
 	token := k.adminToken
 	name := KubeAdminUser
-	if user == Sidecar {
+	switch user {
+	case Sidecar:
 		token, name = k.userToken, KubeSidecarServiceAccount
+	case Node:
+		token, name = k.nodeToken, "node"
 	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: k.host, CertificateAuthorityData: k.caPEM}
@@ -560,7 +593,7 @@ func (k *Kube) writeFiles() error {
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
+		IPAddresses:  k.servingIPs(),
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
 	if err != nil {
@@ -584,6 +617,9 @@ func (k *Kube) writeFiles() error {
 	tokens := fmt.Sprintf("%s,%s,%s,\"system:masters\"\n%s,%s,%s,\"system:serviceaccounts,system:serviceaccounts:%s\"\n",
 		k.adminToken, KubeAdminUser, "uid-admin",
 		k.userToken, KubeSidecarUser, "uid-sidecar", KubeTestNamespace)
+	if k.opts.NodeName != "" {
+		tokens += fmt.Sprintf("%s,system:node:%s,uid-node,\"system:nodes\"\n", k.nodeToken, k.opts.NodeName)
+	}
 
 	files := map[string][]byte{
 		"ca.crt":      k.caPEM,
@@ -599,6 +635,24 @@ func (k *Kube) writeFiles() error {
 		}
 	}
 	return nil
+}
+
+// servingIPs are the addresses the serving certificate is valid for:
+// loopback, the node's address and the kubernetes Service's ClusterIP (the
+// first address of the Service range), which pods use.
+func (k *Kube) servingIPs() []net.IP {
+	ips := []net.IP{net.ParseIP("127.0.0.1")}
+	if k.opts.NodeIP != "" {
+		ips = append(ips, net.ParseIP(k.opts.NodeIP))
+	}
+	if _, cidr, err := net.ParseCIDR(k.opts.ServiceCIDR); err == nil {
+		first := cidr.IP.To4()
+		if first != nil {
+			first = net.IPv4(first[0], first[1], first[2], first[3]+1)
+			ips = append(ips, first)
+		}
+	}
+	return ips
 }
 
 func randomToken() (string, error) {

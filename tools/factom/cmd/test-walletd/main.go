@@ -1,6 +1,11 @@
-// Command test-walletd is factom-walletd's JSON-RPC server built from the
-// published wallet library, for the integration tests and the demo. It
-// serves the same API as factom-walletd on a loopback address.
+// Command test-walletd is factom-walletd v2.4.2 built from the published
+// wallet library, for the integration tests, the demo and the test node's
+// walletd image. It takes factom-walletd's own flags (-p, -w, -s,
+// -walletuser, -walletpassword, -wallettls, ...) and, like factom-walletd,
+// opens the transaction cache beside the wallet file and syncs it from
+// factomd before it listens. The long names the tests used first (-addr,
+// -wallet, -factomd, -rpc-user, -rpc-password) still work; -addr and
+// -mnemonic-file have no factom-walletd equivalent.
 package main
 
 import (
@@ -17,35 +22,63 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8089", "address to serve the JSON-RPC API on")
-	path := flag.String("wallet", "", "path of the bolt wallet file (required)")
+	var path, factomd, user, pass string
+	port := flag.Int("p", 8089, "set the port to host the wsapi (all interfaces, as factom-walletd)")
+	addr := flag.String("addr", "", "host:port to serve on instead of -p (tests bind loopback)")
+	flag.StringVar(&path, "w", "", "set the default wallet location (required)")
+	flag.StringVar(&path, "wallet", "", "same as -w")
+	flag.StringVar(&factomd, "s", "localhost:8088", "IPAddr:port# of factomd API to use to access blockchain")
+	flag.StringVar(&factomd, "factomd", "localhost:8088", "same as -s")
+	flag.StringVar(&user, "walletuser", "", "Username to expect before allowing connections")
+	flag.StringVar(&user, "rpc-user", "", "same as -walletuser")
+	flag.StringVar(&pass, "walletpassword", "", "Password to expect before allowing connections")
+	flag.StringVar(&pass, "rpc-password", "", "same as -walletpassword")
+	tlsOn := flag.Bool("wallettls", false, "Set to true to require encrypted connections to the wallet")
+	tlsKey := flag.String("walletkey", "", "the PRIVATE TLS key of the wallet API")
+	tlsCert := flag.String("walletcert", "", "the PUBLIC TLS certificate of the wallet API")
+	factomdUser := flag.String("factomduser", "", "Username for API connections to factomd")
+	factomdPass := flag.String("factomdpassword", "", "Password for API connections to factomd")
 	mnemonicFile := flag.String("mnemonic-file", "", "create the wallet from the 12-word mnemonic in this file when it does not exist yet")
-	factomd := flag.String("factomd", "127.0.0.1:8088", "factomd API host:port")
-	user := flag.String("rpc-user", "", "basic-auth user (empty: no auth)")
-	pass := flag.String("rpc-password", "", "basic-auth password")
 	flag.Parse()
-	if *path == "" {
-		fmt.Fprintln(os.Stderr, "test-walletd: -wallet is required")
+	if path == "" {
+		fmt.Fprintln(os.Stderr, "test-walletd: -w is required")
 		os.Exit(2)
+	}
+	listen := *addr
+	if listen == "" {
+		listen = fmt.Sprintf(":%d", *port)
 	}
 
 	var w *wallet.Wallet
 	var err error
-	if _, statErr := os.Stat(*path); os.IsNotExist(statErr) && *mnemonicFile != "" {
+	if _, statErr := os.Stat(path); os.IsNotExist(statErr) && *mnemonicFile != "" {
 		raw, rerr := os.ReadFile(*mnemonicFile)
 		if rerr != nil {
 			fmt.Fprintln(os.Stderr, "test-walletd:", rerr)
 			os.Exit(1)
 		}
-		w, err = wallet.ImportWalletFromMnemonic(strings.TrimSpace(string(raw)), *path)
+		w, err = wallet.ImportWalletFromMnemonic(strings.TrimSpace(string(raw)), path)
 	} else {
-		w, err = wallet.NewOrOpenBoltDBWallet(*path)
+		w, err = wallet.NewOrOpenBoltDBWallet(path)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test-walletd:", err)
 		os.Exit(1)
 	}
-	factom.SetFactomdServer(*factomd)
+	factom.SetFactomdServer(factomd)
+	factom.SetFactomdRpcConfig(*factomdUser, *factomdPass)
+
+	// factom-walletd v2.4.2 opens the transaction cache beside the wallet
+	// and brings it up to date from factomd before it serves: on a long
+	// chain this is why walletd listens late (the startup probe's reason).
+	if txdb, err := wallet.NewTXBoltDB(path + ".cache"); err != nil {
+		fmt.Println("Could not add transaction database to wallet:", err)
+	} else {
+		if _, err := txdb.Update(); err != nil {
+			fmt.Println("transaction cache not updated:", err)
+		}
+		w.AddTXDB(txdb)
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -54,5 +87,8 @@ func main() {
 		wsapi.Stop()
 		os.Exit(0)
 	}()
-	wsapi.Start(w, *addr, factom.RPCConfig{WalletRPCUser: *user, WalletRPCPassword: *pass})
+	wsapi.Start(w, listen, factom.RPCConfig{
+		WalletRPCUser: user, WalletRPCPassword: pass,
+		WalletTLSEnable: *tlsOn, WalletTLSKeyFile: *tlsKey, WalletTLSCertFile: *tlsCert,
+	})
 }

@@ -1,0 +1,522 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+)
+
+const (
+	bridgeSelector = "app.kubernetes.io/name=factom-bridge"
+	walletSelector = "app.kubernetes.io/name=factom-wallet"
+	leaderSelector = walletSelector + ",factom.io/role=leader"
+	// devKey is the chart's development keystore key for the Helm run.
+	devKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+)
+
+// deployment is one installation of the shipped manifests on the node.
+type deployment struct {
+	node *Node
+	ns   string
+}
+
+// TestKustomizeLocalOverlay installs manifests/overlays/local with
+// `kubectl apply -k` (through test/node/overlays/local, which only swaps
+// the images for the ones built here) and runs every real-node check on it.
+func TestKustomizeLocalOverlay(t *testing.T) {
+	n := needNode(t)
+	ctx := context.Background()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if out, err := n.Kubectl(ctx, "apply", "-k", filepath.Join(root, "test/node/overlays/local")); err != nil {
+		t.Fatalf("kubectl apply -k: %v\n%s", err, out)
+	}
+	d := &deployment{node: n, ns: "factom-local"}
+	t.Cleanup(func() { d.remove(t) })
+	d.checks(t, began)
+}
+
+// TestHelmChart installs the chart with `helm install` (images and a LOCAL
+// network set by test/node/helm-values.yaml) and runs the same checks.
+func TestHelmChart(t *testing.T) {
+	n := needNode(t)
+	ctx := context.Background()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if out, err := n.Helm(ctx, "install", "factom", filepath.Join(root, "manifests/helm/factom-sidecar"),
+		"--namespace", "factom-helm", "--create-namespace",
+		"--values", filepath.Join(root, "test/node/helm-values.yaml"),
+		"--set", "keystoreKey.value="+devKey); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	d := &deployment{node: n, ns: "factom-helm"}
+	t.Cleanup(func() { d.remove(t) })
+	d.checks(t, began)
+}
+
+// checks runs the real-node checks in order; each builds on the state the
+// previous one left.
+func (d *deployment) checks(t *testing.T, began time.Time) {
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"bridge pods become Ready through the sidecar", func(t *testing.T) {
+			d.waitBridgeReady(t, 6*time.Minute)
+			t.Logf("bridge Ready %s after install", time.Since(began).Round(time.Second))
+		}},
+		{"wallet pods become Ready after walletd-init, one leader", func(t *testing.T) {
+			d.waitWalletConverged(t, 6*time.Minute)
+			t.Logf("wallet Ready %s after install", time.Since(began).Round(time.Second))
+		}},
+		{"writes through the leader Service and reads through the read Service", d.writesAndReads},
+		{"frozen factomd leaves the Service and returns", d.frozenFactomd},
+		{"leader pod deleted: another takes over, the pod rejoins", d.leaderPodDeleted},
+		{"leader sidecar killed: the kubelet restarts it and the system converges", d.leaderSidecarKilled},
+		{"rollout restart loses no key and issues none twice", d.rolloutRestart},
+		{"kubectl logs and Events explain the failovers", d.logsAndEvents},
+		{"liveness restarts an unresponsive factomd, never a syncing one", d.livenessRestart},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			t.Logf("%s", d.node.PodProblems(context.Background(), d.ns))
+			return
+		}
+	}
+}
+
+func (d *deployment) remove(t *testing.T) {
+	if err := d.node.DeleteNamespace(context.Background(), d.ns, 3*time.Minute); err != nil {
+		t.Errorf("remove %s: %v", d.ns, err)
+	}
+}
+
+func (d *deployment) waitBridgeReady(t *testing.T, timeout time.Duration) []corev1.Pod {
+	t.Helper()
+	pods, err := d.node.WaitPods(context.Background(), d.ns, bridgeSelector, 2, timeout, PodReady)
+	if err != nil {
+		t.Fatalf("bridge pods: %v", err)
+	}
+	d.waitEndpoints(t, "factom-bridge", 2, timeout)
+	return pods
+}
+
+// waitEndpoints waits until the Service's EndpointSlices list exactly want
+// ready endpoints.
+func (d *deployment) waitEndpoints(t *testing.T, service string, want int, timeout time.Duration) {
+	t.Helper()
+	err := testenv.Eventually(timeout, 200*time.Millisecond, func() (bool, error) {
+		got, err := d.readyEndpoints(service)
+		if err != nil {
+			return false, err
+		}
+		return got == want, fmt.Errorf("%s has %d ready endpoints, want %d", service, got, want)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (d *deployment) readyEndpoints(service string) (int, error) {
+	slices, err := d.node.Client.DiscoveryV1().EndpointSlices(d.ns).List(context.Background(),
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && *e.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// waitWalletConverged waits for three Ready wallet pods, exactly one of
+// them labelled leader, and returns the leader's name.
+func (d *deployment) waitWalletConverged(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	ctx := context.Background()
+	_, err := d.node.WaitPods(ctx, d.ns, walletSelector, 3, timeout, func(p *corev1.Pod) bool {
+		init, ok := ContainerStatus(p, "walletd-init")
+		return PodReady(p) && ok && init.State.Terminated != nil && init.State.Terminated.ExitCode == 0
+	})
+	if err != nil {
+		t.Fatalf("wallet pods: %v", err)
+	}
+	var leader string
+	err = testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
+		list, err := d.node.Client.CoreV1().Pods(d.ns).List(ctx, metav1.ListOptions{LabelSelector: leaderSelector})
+		if err != nil {
+			return false, err
+		}
+		if len(list.Items) != 1 {
+			return false, fmt.Errorf("%d pods labelled leader", len(list.Items))
+		}
+		leader = list.Items[0].Name
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitEndpoints(t, "factom-wallet", 1, time.Minute)
+	return leader
+}
+
+// serviceURL is the JSON-RPC URL of a Service's ClusterIP: traffic goes
+// through kube-proxy's rules as a client pod's would.
+func (d *deployment) serviceURL(t *testing.T, service string) string {
+	t.Helper()
+	svc, err := d.node.Client.CoreV1().Services(d.ns).Get(context.Background(), service, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(svc.Spec.Ports[0].Port)) + "/v2"
+}
+
+type address struct {
+	Public string `json:"public"`
+	Secret string `json:"secret"`
+}
+
+func call(ctx context.Context, url, method string, params, result any) error {
+	c := jsonrpc.New(url, jsonrpc.Options{Timeout: 10 * time.Second})
+	return c.Call(ctx, method, params, result)
+}
+
+func (d *deployment) writesAndReads(t *testing.T) {
+	ctx := context.Background()
+	var a address
+	if err := call(ctx, d.serviceURL(t, "factom-wallet"), "generate-ec-address", nil, &a); err != nil {
+		t.Fatalf("write through the factom-wallet ClusterIP: %v", err)
+	}
+	if !strings.HasPrefix(a.Public, "EC") {
+		t.Fatalf("generate-ec-address answered %+v", a.Public)
+	}
+	// Every replica behind the read Service holds the new key once in sync.
+	read := d.serviceURL(t, "factom-wallet-read")
+	for i := 0; i < 6; i++ {
+		err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
+			var all struct{ Addresses []address }
+			if err := call(ctx, read, "all-addresses", nil, &all); err != nil {
+				return false, err
+			}
+			for _, x := range all.Addresses {
+				if x.Public == a.Public {
+					return true, nil
+				}
+			}
+			return false, fmt.Errorf("a replica behind factom-wallet-read lacks %s", a.Public)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (d *deployment) frozenFactomd(t *testing.T) {
+	ctx := context.Background()
+	pod := "factom-bridge-1"
+	if err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := true
+	defer func() {
+		if frozen {
+			_ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
+		}
+	}()
+	err := testenv.Eventually(2*time.Minute, 200*time.Millisecond, func() (bool, error) {
+		p, err := d.node.Client.CoreV1().Pods(d.ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return !PodReady(p), fmt.Errorf("%s still Ready", pod)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitEndpoints(t, "factom-bridge", 1, time.Minute)
+	if err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	frozen = false
+	d.waitBridgeReady(t, 3*time.Minute)
+}
+
+// writer generates EC addresses through the leader Service until stopped,
+// recording every acknowledged address and every error.
+type writer struct {
+	url  string
+	stop chan struct{}
+	done chan struct{}
+
+	mu     sync.Mutex
+	acked  []string
+	errors int
+	last   time.Time
+}
+
+func startWriter(url string) *writer {
+	w := &writer{url: url, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			var a address
+			err := call(context.Background(), w.url, "generate-ec-address", nil, &a)
+			w.mu.Lock()
+			if err != nil {
+				w.errors++
+			} else {
+				w.acked = append(w.acked, a.Public)
+				w.last = time.Now()
+			}
+			w.mu.Unlock()
+			if err != nil {
+				time.Sleep(100 * time.Millisecond) // a client's retry pause, not a wait for a condition
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writer) finish() { close(w.stop); <-w.done }
+
+// waitAckAfter waits until the writer has an acknowledgement newer than t0.
+func (w *writer) waitAckAfter(t *testing.T, t0 time.Time, timeout time.Duration) {
+	t.Helper()
+	err := testenv.Eventually(timeout, 100*time.Millisecond, func() (bool, error) {
+		select {
+		case <-w.done:
+			return false, fmt.Errorf("writer stopped")
+		default:
+		}
+		return !w.lastAck().Before(t0), fmt.Errorf("no write acknowledged through the Service since %s", t0.Format(time.TimeOnly))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *writer) lastAck() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+// checkKeystore asserts every acknowledged address is held by the leader
+// and none was issued twice.
+func (d *deployment) checkKeystore(t *testing.T, acked []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, a := range acked {
+		if seen[a] {
+			t.Errorf("address %s was issued twice", a)
+		}
+		seen[a] = true
+	}
+	var all struct{ Addresses []address }
+	if err := call(context.Background(), d.serviceURL(t, "factom-wallet"), "all-addresses", nil, &all); err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	for _, x := range all.Addresses {
+		held[x.Public] = true
+	}
+	for _, a := range acked {
+		if !held[a] {
+			t.Errorf("acknowledged address %s was lost", a)
+		}
+	}
+	t.Logf("%d acknowledged addresses, all held by the leader, none twice", len(acked))
+}
+
+func (d *deployment) leaderPodDeleted(t *testing.T) {
+	ctx := context.Background()
+	leader := d.waitWalletConverged(t, time.Minute)
+	w := startWriter(d.serviceURL(t, "factom-wallet"))
+	w.waitAckAfter(t, time.Now(), time.Minute)
+	deleted := time.Now()
+	if err := d.node.Client.CoreV1().Pods(d.ns).Delete(ctx, leader, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := testenv.Eventually(2*time.Minute, 100*time.Millisecond, func() (bool, error) {
+		list, err := d.node.Client.CoreV1().Pods(d.ns).List(ctx, metav1.ListOptions{LabelSelector: leaderSelector})
+		if err != nil {
+			return false, err
+		}
+		for _, p := range list.Items {
+			if p.Name != leader {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("no other pod labelled leader after deleting %s", leader)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitAckAfter(t, deleted, 2*time.Minute)
+	t.Logf("first acknowledged write through the Service %s after deleting %s", w.lastAck().Sub(deleted).Round(time.Millisecond), leader)
+	d.waitWalletConverged(t, 4*time.Minute)
+	w.finish()
+	d.checkKeystore(t, w.acked)
+}
+
+func (d *deployment) leaderSidecarKilled(t *testing.T) {
+	ctx := context.Background()
+	leader := d.waitWalletConverged(t, time.Minute)
+	before, err := d.node.Client.CoreV1().Pods(d.ns).Get(ctx, leader, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := ContainerStatus(before, "sidecar")
+	w := startWriter(d.serviceURL(t, "factom-wallet"))
+	w.waitAckAfter(t, time.Now(), time.Minute)
+	killed := time.Now()
+	if err := d.node.SignalContainer(ctx, d.ns, leader, "sidecar", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.waitAckAfter(t, killed, 2*time.Minute)
+	t.Logf("first acknowledged write through the Service %s after killing the leader's sidecar", w.lastAck().Sub(killed).Round(time.Millisecond))
+	err = testenv.Eventually(2*time.Minute, 200*time.Millisecond, func() (bool, error) {
+		p, err := d.node.Client.CoreV1().Pods(d.ns).Get(ctx, leader, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		now, _ := ContainerStatus(p, "sidecar")
+		return now.RestartCount > cs.RestartCount, fmt.Errorf("sidecar of %s not restarted (restarts %d)", leader, now.RestartCount)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitWalletConverged(t, 4*time.Minute)
+	w.finish()
+	d.checkKeystore(t, w.acked)
+}
+
+func (d *deployment) rolloutRestart(t *testing.T) {
+	ctx := context.Background()
+	d.waitWalletConverged(t, time.Minute)
+	w := startWriter(d.serviceURL(t, "factom-wallet"))
+	w.waitAckAfter(t, time.Now(), time.Minute)
+	if out, err := d.node.Kubectl(ctx, "-n", d.ns, "rollout", "restart", "statefulset/factom-wallet"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := d.node.Kubectl(ctx, "-n", d.ns, "rollout", "status", "statefulset/factom-wallet", "--timeout=10m"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	d.waitWalletConverged(t, 4*time.Minute)
+	w.waitAckAfter(t, time.Now(), 2*time.Minute)
+	w.finish()
+	t.Logf("%d writes failed during the rollout (clients retry)", w.errors)
+	d.checkKeystore(t, w.acked)
+}
+
+func (d *deployment) logsAndEvents(t *testing.T) {
+	ctx := context.Background()
+	leader := d.waitWalletConverged(t, time.Minute)
+	out, err := d.node.Kubectl(ctx, "-n", d.ns, "logs", leader, "-c", "sidecar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{"leader_elected", "failover_complete", "keystore_promoted"} {
+		if !containsEvent(out, ev) {
+			t.Errorf("kubectl logs %s -c sidecar has no %q line", leader, ev)
+		}
+	}
+	evs, err := d.node.Kubectl(ctx, "-n", d.ns, "get", "events", "--field-selector", "involvedObject.kind=Pod", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list corev1.EventList
+	if err := json.Unmarshal([]byte(evs), &list); err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]bool{}
+	for _, e := range list.Items {
+		reasons[e.Reason] = true
+	}
+	for _, r := range []string{"LeaderElected", "LeaderLost"} {
+		if !reasons[r] {
+			t.Errorf("kubectl get events has no %s Event (reasons seen: %v)", r, reasons)
+		}
+	}
+}
+
+func containsEvent(logs, event string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["event"] == event {
+			return true
+		}
+	}
+	return false
+}
+
+// livenessRestart freezes a factomd past the sidecar's unresponsive window:
+// the kubelet's liveness probe (asking the sidecar) restarts the factomd
+// container, and the restarted node, syncing back, is not restarted again.
+func (d *deployment) livenessRestart(t *testing.T) {
+	ctx := context.Background()
+	pod := "factom-bridge-1"
+	d.waitBridgeReady(t, 3*time.Minute)
+	p, err := d.node.Client.CoreV1().Pods(d.ns).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := ContainerStatus(p, "factomd")
+	if err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	err = testenv.Eventually(6*time.Minute, 500*time.Millisecond, func() (bool, error) {
+		p, err := d.node.Client.CoreV1().Pods(d.ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		cs, _ := ContainerStatus(p, "factomd")
+		return cs.RestartCount > before.RestartCount, fmt.Errorf("factomd of %s not restarted yet", pod)
+	})
+	if err != nil {
+		_ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
+		t.Fatal(err)
+	}
+	// Restarted, the node loads and syncs: it must become Ready again
+	// without another restart.
+	pods := d.waitBridgeReady(t, 5*time.Minute)
+	for _, p := range pods {
+		if p.Name != pod {
+			continue
+		}
+		cs, _ := ContainerStatus(&p, "factomd")
+		if cs.RestartCount != before.RestartCount+1 {
+			t.Errorf("factomd of %s restarted %d times, want once", pod, cs.RestartCount-before.RestartCount)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+)
+
+// deleteWorkloads removes every controller and pod while the kubelet still
+// runs, so each sandbox is torn down through CNI (veth, addresses, per-pod
+// nat chains, network namespace).
+func (n *Node) deleteWorkloads(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	nss, err := n.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	grace := int64(1)
+	for _, ns := range nss.Items {
+		apps := n.Client.AppsV1()
+		_ = apps.StatefulSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		_ = apps.Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		_ = apps.ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		_ = apps.DaemonSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		_ = n.Client.BatchV1().Jobs(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		_ = n.Client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
+	}
+	_ = testenv.Eventually(timeout, 250*time.Millisecond, func() (bool, error) {
+		pods, err := n.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		return err == nil && len(pods.Items) == 0, err
+	})
+}
+
+// stopContainers kills whatever containers are left in containerd (their
+// shims outlive containerd) and removes them.
+func (n *Node) stopContainers() {
+	out, err := n.ctr("tasks", "list", "-q")
+	if err == nil {
+		for _, id := range strings.Fields(out) {
+			_, _ = n.ctr("tasks", "kill", "-s", "SIGKILL", id)
+		}
+	}
+	_ = testenv.Eventually(20*time.Second, 200*time.Millisecond, func() (bool, error) {
+		out, err := n.ctr("tasks", "list", "-q")
+		return err != nil || strings.TrimSpace(out) == "", nil
+	})
+	if out, err := n.ctr("containers", "list", "-q"); err == nil {
+		for _, id := range strings.Fields(out) {
+			_, _ = n.ctr("tasks", "delete", "-f", id)
+			_, _ = n.ctr("containers", "delete", id)
+		}
+	}
+}
+
+// cleanHost removes what the node made outside its processes: the CNI
+// bridge, the kube-proxy and CNI iptables chains, the mounts under the run
+// directory, network namespaces left by sandboxes, the kubelet's cgroups,
+// and it restores net.ipv4.ip_forward (the bridge plugin turns it on).
+func (n *Node) cleanHost() {
+	_ = exec.Command("ip", "link", "delete", n.bridge).Run()
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"nat", "filter", "mangle"} {
+			removeChains(bin, table, []string{"KUBE-", "CNI-"})
+		}
+	}
+	unmountUnder(n.dir)
+	removeCgroups("kubepods")
+	if n.ipForward != "" {
+		_ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(n.ipForward), 0o644)
+	}
+}
+
+// removeChains deletes the rules that jump to chains with one of the
+// prefixes, then flushes and deletes those chains.
+func removeChains(bin, table string, prefixes []string) {
+	out, err := exec.Command(bin, "-w", "-t", table, "-S").Output()
+	if err != nil {
+		return
+	}
+	ours := func(chain string) bool {
+		for _, p := range prefixes {
+			if strings.HasPrefix(chain, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var chains []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "-N" && ours(f[1]):
+			chains = append(chains, f[1])
+		case len(f) >= 2 && f[0] == "-A" && !ours(f[1]) && jumpsToOurs(f, ours):
+			_ = exec.Command(bin, append([]string{"-w", "-t", table, "-D"}, f[1:]...)...).Run()
+		}
+	}
+	for _, c := range chains {
+		_ = exec.Command(bin, "-w", "-t", table, "-F", c).Run()
+	}
+	for _, c := range chains {
+		_ = exec.Command(bin, "-w", "-t", table, "-X", c).Run()
+	}
+}
+
+func jumpsToOurs(rule []string, ours func(string) bool) bool {
+	for i, f := range rule {
+		if (f == "-j" || f == "-g") && i+1 < len(rule) && ours(rule[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// unmountUnder detaches every mount point below dir, deepest first
+// (overlay root filesystems, token tmpfs, shm, volume bind mounts).
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		_ = syscall.Unmount(p, syscall.MNT_DETACH)
+	}
+}
+
+// removeCgroups removes the named cgroup tree from every v1 controller,
+// deepest first (a cgroup directory is removed with rmdir).
+func removeCgroups(name string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
+	for _, root := range roots {
+		var dirs []string
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+		for _, d := range dirs {
+			_ = syscall.Rmdir(d)
+		}
+	}
+}
+
+func readSysctl(name string) string {
+	data, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// PodProblems says, for test failures, what keeps the pods of ns from
+// running: their phase, waiting reasons and the last warning Events.
+func (n *Node) PodProblems(ctx context.Context, ns string) string {
+	pods, err := n.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "%s %s;", p.Name, p.Status.Phase)
+		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			switch {
+			case cs.State.Waiting != nil:
+				fmt.Fprintf(&b, " %s waiting %s %s;", cs.Name, cs.State.Waiting.Reason, cs.State.Waiting.Message)
+			case cs.State.Terminated != nil:
+				fmt.Fprintf(&b, " %s terminated %s (exit %d);", cs.Name, cs.State.Terminated.Reason, cs.State.Terminated.ExitCode)
+			case !cs.Ready:
+				fmt.Fprintf(&b, " %s not ready (restarts %d);", cs.Name, cs.RestartCount)
+			}
+		}
+		b.WriteString("\n")
+	}
+	evs, err := n.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err == nil {
+		items := evs.Items
+		if len(items) > 8 {
+			items = items[len(items)-8:]
+		}
+		for _, e := range items {
+			fmt.Fprintf(&b, "event %s %s: %s\n", e.InvolvedObject.Name, e.Reason, e.Message)
+		}
+	}
+	return b.String()
+}
