@@ -199,3 +199,20 @@ func keystoreArea(r *bench.KeystoreResult, full bool) Area {
 	a.Reading = keystoreReading
 	return a
 }
+
+func nodeArea(r bench.NodeResults) Area {
+	a := Area{Key: "node", Title: "The shipped manifests on a real node (issue 10)", Method: nodeMethod}
+	lease := bench.DefaultTiming.LeaseDuration
+	del, kill := r.PodDeleted, r.SidecarKilled
+	tr := fmt.Sprintf("%d trials", len(del.Samples))
+	a.Rows = []Row{
+		{Figure: "cluster start (images built and imported, control plane, kubelet, kube-proxy, node Ready, CoreDNS)", Result: fmtS(r.ClusterStart), Baseline: "—", Ratio: "—"},
+		{Figure: "kubectl apply -k manifests/overlays/local → 5 pods Ready, one leader", Result: fmtS(r.ApplyToReady), Baseline: "—", Ratio: "—"},
+		{Figure: "leader pod deleted → first acknowledged write through the ClusterIP, p50, " + tr, Result: fmtS(del.P50), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(del.P50, lease)},
+		{Figure: "leader pod deleted, p99 (min–max " + fmtS(del.Min) + "–" + fmtS(del.Max) + ")", Result: fmtS(del.P99), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(del.P99, lease)},
+		{Figure: fmt.Sprintf("leader sidecar container killed → first acknowledged write through the ClusterIP, p50, %d trials", len(kill.Samples)), Result: fmtS(kill.P50), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(kill.P50, lease)},
+		{Figure: "leader sidecar container killed, p99 (min–max " + fmtS(kill.Min) + "–" + fmtS(kill.Max) + ")", Result: fmtS(kill.P99), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(kill.P99, lease)},
+	}
+	a.Reading = nodeReading
+	return a
+}

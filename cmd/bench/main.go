@@ -24,7 +24,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/bench"
 )
 
-var areaKeys = []string{"health", "leader", "proxy", "keystore"}
+var areaKeys = []string{"health", "leader", "proxy", "keystore", "node"}
 
 type config struct {
 	out      string
@@ -186,6 +186,7 @@ func skipped(key string) Area {
 		"leader":   "Leader election (issue 3)",
 		"proxy":    "Write-gating proxy (issue 4)",
 		"keystore": "Keystore replication (issue 4)",
+		"node":     "The shipped manifests on a real node (issue 10)",
 	}
 	return Area{Key: key, Title: titles[key], Skipped: true}
 }
@@ -256,6 +257,12 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 			return a
 		}
 		a = keystoreArea(res, cfg.full)
+	case "node":
+		res, err := bench.MeasureNode(ctx, bench.NodeOptions{Trials: cfg.trials, Dir: dir, Progress: sub})
+		a = nodeArea(res)
+		if err != nil {
+			a.Rows, a.Err = nil, err.Error()
+		}
 	}
 	return a
 }

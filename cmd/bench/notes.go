@@ -115,3 +115,19 @@ To recreate a lagging replica: delete its wallet file (PVC) and restart the pod.
 derivation counters, imported keys and removed ones. Imported keys are the limit of one Secret; a
 commit that would not fit fails with ` + "`store.ErrTooLarge`" + ` and the client gets an error.`,
 }
+
+const nodeMethod = `Measured by ` + "`bench.MeasureNode`" + ` (internal/bench/node.go) on the real single-node cluster of
+test/node: etcd, kube-apiserver, controller-manager, scheduler, kubelet and kube-proxy (iptables) from
+k8s.io/kubernetes v1.37.2, containerd + runc, CoreDNS. The shipped local overlay is applied with
+` + "`kubectl apply -k`" + ` (test/node/overlays/local swaps only the images). A client on the host writes
+` + "`generate-ec-address`" + ` through the factom-wallet Service's ClusterIP (kube-proxy's rules) in a loop,
+retrying every 100 ms after an error; a failover's figure is the time from the disruption to the answer
+of the first write sent after it. Each trial starts from a converged system (every pod Ready, one
+leader). "Pod deleted" is ` + "`kubectl delete pod`" + ` of the leader (SIGTERM: a graceful handover);
+"sidecar killed" is SIGKILL of the leader's sidecar process inside its container, from the host (the
+pod and walletd live on; the kubelet restarts the container).`
+
+var nodeReading = []string{
+	"A deleted leader pod hands over on SIGTERM (the sidecar closes writes, finishes the ones in flight and releases the Lease), so clients wait for the handover plus the Service's switch to the relabelled pod, not for the lease.",
+	"A killed sidecar cannot release the Lease: the next leader waits for it to expire (the default 15 s lease), which is what the crash figures show.",
+}

@@ -55,7 +55,9 @@ type Latencies struct {
 	Min, Max time.Duration
 }
 
-func summarize(s []time.Duration) Latencies {
+// Summarize gives the percentiles of samples (one rank rule for every
+// figure of the report).
+func Summarize(s []time.Duration) Latencies {
 	l := Latencies{Samples: append([]time.Duration(nil), s...)}
 	if len(s) == 0 {
 		return l
@@ -420,12 +422,12 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 	if err != nil {
 		return res, err
 	}
-	res.CrashDefault = summarize(s)
+	res.CrashDefault = Summarize(s)
 	progress("graceful handover (SIGTERM of the leader's sidecar), default timings")
 	if s, err = sc.failover(syscall.SIGTERM, opts.Trials, settle, progress); err != nil {
 		return res, err
 	}
-	res.Graceful = summarize(s)
+	res.Graceful = Summarize(s)
 	cluster.Stop()
 
 	progress("crash failover (SIGKILL), fast timings")
@@ -437,7 +439,7 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 	if s, err = fast.failover(syscall.SIGKILL, opts.Trials, 3*FastTiming.RetryPeriod, progress); err != nil {
 		return res, err
 	}
-	res.CrashFast = summarize(s)
+	res.CrashFast = Summarize(s)
 	fastCluster.Stop()
 
 	progress("baseline crash failover (SIGKILL), default timings")
@@ -451,12 +453,12 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 	if s, err = base.failover(syscall.SIGKILL, opts.Trials, settle, progress); err != nil {
 		return res, err
 	}
-	res.BaselineCrash = summarize(s)
+	res.BaselineCrash = Summarize(s)
 	progress("baseline graceful handover (SIGTERM), default timings")
 	if s, err = base.failover(syscall.SIGTERM, opts.Trials, settle, progress); err != nil {
 		return res, err
 	}
-	res.BaselineGraceful = summarize(s)
+	res.BaselineGraceful = Summarize(s)
 	return res, nil
 }
 

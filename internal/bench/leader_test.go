@@ -45,7 +45,7 @@ func TestPercentile(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		s = append(s, time.Duration(i)*time.Millisecond)
 	}
-	l := summarize(s)
+	l := Summarize(s)
 	if l.P50 != 5*time.Millisecond || l.P99 != 10*time.Millisecond || l.Min != time.Millisecond || l.Max != 10*time.Millisecond {
 		t.Fatalf("summarize = %+v", l)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 )
 
@@ -196,20 +194,10 @@ func (d *deployment) serviceURL(t *testing.T, service string) string {
 	return "http://" + net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(svc.Spec.Ports[0].Port)) + "/v2"
 }
 
-type address struct {
-	Public string `json:"public"`
-	Secret string `json:"secret"`
-}
-
-func call(ctx context.Context, url, method string, params, result any) error {
-	c := jsonrpc.New(url, jsonrpc.Options{Timeout: 10 * time.Second})
-	return c.Call(ctx, method, params, result)
-}
-
 func (d *deployment) writesAndReads(t *testing.T) {
 	ctx := context.Background()
-	var a address
-	if err := call(ctx, d.serviceURL(t, "factom-wallet"), "generate-ec-address", nil, &a); err != nil {
+	var a Address
+	if err := Call(ctx, d.serviceURL(t, "factom-wallet"), "generate-ec-address", nil, &a); err != nil {
 		t.Fatalf("write through the factom-wallet ClusterIP: %v", err)
 	}
 	if !strings.HasPrefix(a.Public, "EC") {
@@ -219,8 +207,8 @@ func (d *deployment) writesAndReads(t *testing.T) {
 	read := d.serviceURL(t, "factom-wallet-read")
 	for i := 0; i < 6; i++ {
 		err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
-			var all struct{ Addresses []address }
-			if err := call(ctx, read, "all-addresses", nil, &all); err != nil {
+			var all struct{ Addresses []Address }
+			if err := Call(ctx, read, "all-addresses", nil, &all); err != nil {
 				return false, err
 			}
 			for _, x := range all.Addresses {
@@ -266,71 +254,6 @@ func (d *deployment) frozenFactomd(t *testing.T) {
 	d.waitBridgeReady(t, 3*time.Minute)
 }
 
-// writer generates EC addresses through the leader Service until stopped,
-// recording every acknowledged address and every error.
-type writer struct {
-	url  string
-	stop chan struct{}
-	done chan struct{}
-
-	mu     sync.Mutex
-	acked  []string
-	errors int
-	last   time.Time
-}
-
-func startWriter(url string) *writer {
-	w := &writer{url: url, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			var a address
-			err := call(context.Background(), w.url, "generate-ec-address", nil, &a)
-			w.mu.Lock()
-			if err != nil {
-				w.errors++
-			} else {
-				w.acked = append(w.acked, a.Public)
-				w.last = time.Now()
-			}
-			w.mu.Unlock()
-			if err != nil {
-				time.Sleep(100 * time.Millisecond) // a client's retry pause, not a wait for a condition
-			}
-		}
-	}()
-	return w
-}
-
-func (w *writer) finish() { close(w.stop); <-w.done }
-
-// waitAckAfter waits until the writer has an acknowledgement newer than t0.
-func (w *writer) waitAckAfter(t *testing.T, t0 time.Time, timeout time.Duration) {
-	t.Helper()
-	err := testenv.Eventually(timeout, 100*time.Millisecond, func() (bool, error) {
-		select {
-		case <-w.done:
-			return false, fmt.Errorf("writer stopped")
-		default:
-		}
-		return !w.lastAck().Before(t0), fmt.Errorf("no write acknowledged through the Service since %s", t0.Format(time.TimeOnly))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (w *writer) lastAck() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.last
-}
-
 // checkKeystore asserts every acknowledged address is held by the leader
 // and none was issued twice.
 func (d *deployment) checkKeystore(t *testing.T, acked []string) {
@@ -342,8 +265,8 @@ func (d *deployment) checkKeystore(t *testing.T, acked []string) {
 		}
 		seen[a] = true
 	}
-	var all struct{ Addresses []address }
-	if err := call(context.Background(), d.serviceURL(t, "factom-wallet"), "all-addresses", nil, &all); err != nil {
+	var all struct{ Addresses []Address }
+	if err := Call(context.Background(), d.serviceURL(t, "factom-wallet"), "all-addresses", nil, &all); err != nil {
 		t.Fatal(err)
 	}
 	held := map[string]bool{}
@@ -361,8 +284,8 @@ func (d *deployment) checkKeystore(t *testing.T, acked []string) {
 func (d *deployment) leaderPodDeleted(t *testing.T) {
 	ctx := context.Background()
 	leader := d.waitWalletConverged(t, time.Minute)
-	w := startWriter(d.serviceURL(t, "factom-wallet"))
-	w.waitAckAfter(t, time.Now(), time.Minute)
+	w := StartWriter(d.serviceURL(t, "factom-wallet"))
+	waitAck(t, w, time.Now(), time.Minute)
 	deleted := time.Now()
 	if err := d.node.Client.CoreV1().Pods(d.ns).Delete(ctx, leader, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -382,11 +305,11 @@ func (d *deployment) leaderPodDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.waitAckAfter(t, deleted, 2*time.Minute)
-	t.Logf("first acknowledged write through the Service %s after deleting %s", w.lastAck().Sub(deleted).Round(time.Millisecond), leader)
+	at := waitAck(t, w, deleted, 2*time.Minute)
+	t.Logf("first acknowledged write through the Service %s after deleting %s", at.Sub(deleted).Round(time.Millisecond), leader)
 	d.waitWalletConverged(t, 4*time.Minute)
-	w.finish()
-	d.checkKeystore(t, w.acked)
+	acked, _ := w.Finish()
+	d.checkKeystore(t, acked)
 }
 
 func (d *deployment) leaderSidecarKilled(t *testing.T) {
@@ -397,14 +320,14 @@ func (d *deployment) leaderSidecarKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, _ := ContainerStatus(before, "sidecar")
-	w := startWriter(d.serviceURL(t, "factom-wallet"))
-	w.waitAckAfter(t, time.Now(), time.Minute)
+	w := StartWriter(d.serviceURL(t, "factom-wallet"))
+	waitAck(t, w, time.Now(), time.Minute)
 	killed := time.Now()
 	if err := d.node.SignalContainer(ctx, d.ns, leader, "sidecar", syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	w.waitAckAfter(t, killed, 2*time.Minute)
-	t.Logf("first acknowledged write through the Service %s after killing the leader's sidecar", w.lastAck().Sub(killed).Round(time.Millisecond))
+	at := waitAck(t, w, killed, 2*time.Minute)
+	t.Logf("first acknowledged write through the Service %s after killing the leader's sidecar", at.Sub(killed).Round(time.Millisecond))
 	err = testenv.Eventually(2*time.Minute, 200*time.Millisecond, func() (bool, error) {
 		p, err := d.node.Client.CoreV1().Pods(d.ns).Get(ctx, leader, metav1.GetOptions{})
 		if err != nil {
@@ -417,15 +340,15 @@ func (d *deployment) leaderSidecarKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.waitWalletConverged(t, 4*time.Minute)
-	w.finish()
-	d.checkKeystore(t, w.acked)
+	acked, _ := w.Finish()
+	d.checkKeystore(t, acked)
 }
 
 func (d *deployment) rolloutRestart(t *testing.T) {
 	ctx := context.Background()
 	d.waitWalletConverged(t, time.Minute)
-	w := startWriter(d.serviceURL(t, "factom-wallet"))
-	w.waitAckAfter(t, time.Now(), time.Minute)
+	w := StartWriter(d.serviceURL(t, "factom-wallet"))
+	waitAck(t, w, time.Now(), time.Minute)
 	if out, err := d.node.Kubectl(ctx, "-n", d.ns, "rollout", "restart", "statefulset/factom-wallet"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -433,10 +356,10 @@ func (d *deployment) rolloutRestart(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	d.waitWalletConverged(t, 4*time.Minute)
-	w.waitAckAfter(t, time.Now(), 2*time.Minute)
-	w.finish()
-	t.Logf("%d writes failed during the rollout (clients retry)", w.errors)
-	d.checkKeystore(t, w.acked)
+	waitAck(t, w, time.Now(), 2*time.Minute)
+	acked, failed := w.Finish()
+	t.Logf("%d writes failed during the rollout (clients retry)", failed)
+	d.checkKeystore(t, acked)
 }
 
 func (d *deployment) logsAndEvents(t *testing.T) {
@@ -468,6 +391,15 @@ func (d *deployment) logsAndEvents(t *testing.T) {
 			t.Errorf("kubectl get events has no %s Event (reasons seen: %v)", r, reasons)
 		}
 	}
+}
+
+func waitAck(t *testing.T, w *Writer, t0 time.Time, timeout time.Duration) time.Time {
+	t.Helper()
+	at, err := w.WaitAckAfter(t0, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }
 
 func containsEvent(logs, event string) bool {

@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/node"
+)
+
+// NodeOptions tune MeasureNode.
+type NodeOptions struct {
+	Trials   int // per failover kind (default 10)
+	Dir      string
+	Progress func(string)
+}
+
+// NodeResults are the real-node figures: what an operator's first apply
+// and a client behind the Service see.
+type NodeResults struct {
+	ClusterStart time.Duration // node.Start: images, containerd, control plane, node Ready, DNS
+	ApplyToReady time.Duration // kubectl apply -k → all five pods Ready, one leader
+	// Client-visible failover through the factom-wallet ClusterIP: from
+	// the disruption to the first acknowledged write sent after it.
+	PodDeleted    Latencies
+	SidecarKilled Latencies
+}
+
+const nodeNS = "factom-local"
+
+// MeasureNode starts a real node, applies the local overlay and times
+// failovers as a client with a retry loop sees them through the Service.
+func MeasureNode(ctx context.Context, opts NodeOptions) (NodeResults, error) {
+	if opts.Trials <= 0 {
+		opts.Trials = 10
+	}
+	if opts.Progress == nil {
+		opts.Progress = func(string) {}
+	}
+	var r NodeResults
+	n, err := node.Start(ctx, filepath.Join(opts.Dir, "node"))
+	if err != nil {
+		return r, err
+	}
+	defer n.Stop()
+	r.ClusterStart = n.Started
+	opts.Progress(fmt.Sprintf("node Ready in %s", r.ClusterStart.Round(100*time.Millisecond)))
+
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return r, err
+	}
+	applied := time.Now()
+	if _, err := n.Kubectl(ctx, "apply", "-k", filepath.Join(root, "test/node/overlays/local")); err != nil {
+		return r, err
+	}
+	if _, err := converged(ctx, n, 8*time.Minute); err != nil {
+		return r, err
+	}
+	r.ApplyToReady = time.Since(applied)
+	opts.Progress(fmt.Sprintf("every pod Ready %s after apply", r.ApplyToReady.Round(100*time.Millisecond)))
+
+	svc, err := n.Client.CoreV1().Services(nodeNS).Get(ctx, "factom-wallet", metav1.GetOptions{})
+	if err != nil {
+		return r, err
+	}
+	url := fmt.Sprintf("http://%s:%d/v2", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+	disrupt := map[string]func(leader string) error{
+		"leader pod deleted": func(leader string) error {
+			return n.Client.CoreV1().Pods(nodeNS).Delete(ctx, leader, metav1.DeleteOptions{})
+		},
+		"leader sidecar killed": func(leader string) error {
+			return n.SignalContainer(ctx, nodeNS, leader, "sidecar", syscall.SIGKILL)
+		},
+	}
+	for _, kind := range []string{"leader pod deleted", "leader sidecar killed"} {
+		var samples []time.Duration
+		for i := 0; i < opts.Trials; i++ {
+			d, err := failoverTrial(ctx, n, url, disrupt[kind])
+			if err != nil {
+				return r, fmt.Errorf("%s, trial %d: %w", kind, i+1, err)
+			}
+			samples = append(samples, d)
+			opts.Progress(fmt.Sprintf("%s %d/%d: first acknowledged write %s later", kind, i+1, opts.Trials, d.Round(time.Millisecond)))
+		}
+		if kind == "leader pod deleted" {
+			r.PodDeleted = Summarize(samples)
+		} else {
+			r.SidecarKilled = Summarize(samples)
+		}
+	}
+	return r, nil
+}
+
+// failoverTrial waits for a converged system with writes flowing, disrupts
+// the leader and returns how long until a write sent after the disruption
+// is acknowledged through the Service.
+func failoverTrial(ctx context.Context, n *node.Node, url string, disrupt func(leader string) error) (time.Duration, error) {
+	leader, err := converged(ctx, n, 5*time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	w := node.StartWriter(url)
+	defer w.Finish()
+	if _, err := w.WaitAckAfter(time.Now(), time.Minute); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := disrupt(leader); err != nil {
+		return 0, err
+	}
+	at, err := w.WaitAckAfter(t0, 3*time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	return at.Sub(t0), nil
+}
+
+// converged waits for two Ready bridge pods, three Ready wallet pods and
+// exactly one pod labelled leader, and returns the leader's name.
+func converged(ctx context.Context, n *node.Node, timeout time.Duration) (string, error) {
+	if _, err := n.WaitPods(ctx, nodeNS, "app.kubernetes.io/name=factom-bridge", 2, timeout, node.PodReady); err != nil {
+		return "", err
+	}
+	if _, err := n.WaitPods(ctx, nodeNS, "app.kubernetes.io/name=factom-wallet", 3, timeout, node.PodReady); err != nil {
+		return "", err
+	}
+	var leader string
+	err := testenv.Eventually(time.Minute, 100*time.Millisecond, func() (bool, error) {
+		pods, err := n.WaitPods(ctx, nodeNS, "app.kubernetes.io/name=factom-wallet,factom.io/role=leader", 1, time.Second, func(*corev1.Pod) bool { return true })
+		if err != nil {
+			return false, errors.New("no single leader")
+		}
+		leader = pods[0].Name
+		return true, nil
+	})
+	return leader, err
+}
