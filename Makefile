@@ -28,12 +28,13 @@ tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-wallet
 node-tools: $(BIN)/kubelet $(BIN)/kube-proxy $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl $(BIN)/coredns
 
 # Debian packages the real node runs on. Installed when missing (as root:
-# CI runs as root); without root it says what to install and stops.
+# CI runs as root); without root it says what is missing, and the demo
+# falls back to processes posing as pods (the real-node tests fail).
 NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack iproute2 busybox-static
 node-deps:
 	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "the real-node tests need these Debian packages (install them as root): $$missing"; exit 1; fi; \
+	  if [ "$$(id -u)" != 0 ]; then echo ">> the real node needs these Debian packages (install them as root): $$missing"; exit 0; fi; \
 	  echo ">> installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
@@ -96,10 +97,10 @@ fuzz:
 	  done; \
 	done
 
-demo: tools
+demo: tools node-deps
 	$(GO) run ./cmd/demo
 
-bench: tools
+bench: tools node-deps
 	$(GO) run ./cmd/bench
 
 # The full fault-injection suite: FAULTS_SCHEDULES seeded schedules of

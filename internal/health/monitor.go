@@ -406,7 +406,10 @@ func (m *Monitor) advance(prev *state, local NodeObservation, urls []string, ref
 		}
 		g := r.lastGood
 		heights = append(heights, g.Height)
-		if g.following() && time.Duration(g.BlockAgeMs)*time.Millisecond <= m.cfg.MaxBlockAge && (!next.haveTip || g.Height > next.tipHeight) {
+		// At the tip: following minutes, a fresh block, and not reporting
+		// a stall (a node cut off from its peers reports one).
+		atTip := g.following() && !g.Minute.StallDetected && time.Duration(g.BlockAgeMs)*time.Millisecond <= m.cfg.MaxBlockAge
+		if atTip && (!next.haveTip || g.Height > next.tipHeight) {
 			next.haveTip, next.tipHeight = true, g.Height
 		}
 	}

@@ -59,6 +59,11 @@ func TestReadiness(t *testing.T) {
 		{name: "far ahead of a reference at the chain tip", local: at(5000), refs: heightsAt(100), wantReason: ReasonAheadOfNetwork},
 		{name: "far ahead of syncing references is fine", local: at(5000),
 			refs: []func(f *fakeFactomd){syncing(100), syncing(120)}, wantOK: true, wantReason: ReasonOK},
+		// A node that never synced (a follower that could not reach its
+		// peer) reports stalldetected: it is not the chain tip, and a
+		// caught-up node next to it stays ready.
+		{name: "far ahead of a stalled reference is fine", local: at(5000),
+			refs: []func(f *fakeFactomd){func(f *fakeFactomd) { f.height, f.stall = 0, true }}, wantOK: true, wantReason: ReasonOK},
 		{name: "a reference answering garbage is ignored", refs: []func(f *fakeFactomd){at(100), behave(behaveMalformed)},
 			wantOK: true, wantReason: ReasonOK, wantField: map[string]any{"referencesAnswering": 1.0}},
 	}

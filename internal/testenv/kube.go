@@ -173,7 +173,9 @@ func StartKubeWith(dir string, opts KubeOptions) (*Kube, error) {
 	}
 	if opts.NodeIP != "" {
 		k.apiArgs = append(k.apiArgs, "--bind-address", "0.0.0.0", "--advertise-address", opts.NodeIP,
-			"--authorization-mode", "Node,RBAC", "--allow-privileged=true")
+			"--authorization-mode", "Node,RBAC", "--allow-privileged=true",
+			// kubectl logs/exec: the node's name does not resolve here.
+			"--kubelet-preferred-address-types", "InternalIP")
 	} else {
 		// From v1.35 a loopback advertise address is refused by the
 		// endpoint reconciler; there is no kubernetes Service to keep here.

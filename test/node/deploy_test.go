@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -109,9 +110,14 @@ func (d *deployment) remove(t *testing.T) {
 	}
 }
 
+// waitBridgeReady waits until both bridge pods are Ready, hold blocks the
+// LOCAL network made (the follower synced from the leader: two nodes at
+// height 0 would agree too) and are both behind the factom-bridge Service.
 func (d *deployment) waitBridgeReady(t *testing.T, timeout time.Duration) []corev1.Pod {
 	t.Helper()
-	pods, err := d.node.WaitPods(context.Background(), d.ns, bridgeSelector, 2, timeout, PodReady)
+	pods, err := d.node.WaitPods(context.Background(), d.ns, bridgeSelector, 2, timeout, func(p *corev1.Pod) bool {
+		return PodReady(p) && sidecarHeight(p) >= 3
+	})
 	if err != nil {
 		t.Fatalf("bridge pods: %v", err)
 	}
@@ -133,6 +139,26 @@ func (d *deployment) waitEndpoints(t *testing.T, service string, want int, timeo
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sidecarHeight is the local height the pod's sidecar reports, or -1.
+func sidecarHeight(p *corev1.Pod) int64 {
+	if p.Status.PodIP == "" {
+		return -1
+	}
+	hc := http.Client{Timeout: 2 * time.Second}
+	resp, err := hc.Get("http://" + net.JoinHostPort(p.Status.PodIP, "8099") + "/readyz")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var body struct {
+		LocalHeight *int64 `json:"localHeight"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&body) != nil || body.LocalHeight == nil {
+		return -1
+	}
+	return *body.LocalHeight
 }
 
 func (d *deployment) readyEndpoints(service string) (int, error) {

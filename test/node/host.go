@@ -33,7 +33,8 @@ func (n *Node) deleteWorkloads(timeout time.Duration) {
 		_ = apps.Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		_ = apps.ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		_ = apps.DaemonSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-		_ = n.Client.BatchV1().Jobs(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		background := metav1.DeletePropagationBackground
+		_ = n.Client.BatchV1().Jobs(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, metav1.ListOptions{})
 		_ = n.Client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
 	}
 	_ = testenv.Eventually(timeout, 250*time.Millisecond, func() (bool, error) {
@@ -81,46 +82,38 @@ func (n *Node) cleanHost() {
 	}
 }
 
-// removeChains deletes the rules that jump to chains with one of the
-// prefixes, then flushes and deletes those chains.
+// removeChains rewrites one table without the chains named with one of
+// the prefixes and without every rule that is in or jumps to them:
+// iptables-save, filter, iptables-restore of that table alone (rules of
+// anything else on the host are restored as they were).
 func removeChains(bin, table string, prefixes []string) {
-	out, err := exec.Command(bin, "-w", "-t", table, "-S").Output()
+	dump, err := exec.Command(bin+"-save", "-t", table).Output()
 	if err != nil {
 		return
 	}
-	ours := func(chain string) bool {
+	ours := func(s string) bool {
 		for _, p := range prefixes {
-			if strings.HasPrefix(chain, p) {
+			if strings.Contains(s, " "+p) || strings.HasPrefix(s, ":"+p) || strings.Contains(s, "-j "+p) {
 				return true
 			}
 		}
 		return false
 	}
-	var chains []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && f[0] == "-N" && ours(f[1]):
-			chains = append(chains, f[1])
-		case len(f) >= 2 && f[0] == "-A" && !ours(f[1]) && jumpsToOurs(f, ours):
-			_ = exec.Command(bin, append([]string{"-w", "-t", table, "-D"}, f[1:]...)...).Run()
+	var kept []string
+	changed := false
+	for _, line := range strings.Split(string(dump), "\n") {
+		if (strings.HasPrefix(line, ":") || strings.HasPrefix(line, "-A ")) && ours(line) {
+			changed = true
+			continue
 		}
+		kept = append(kept, line)
 	}
-	for _, c := range chains {
-		_ = exec.Command(bin, "-w", "-t", table, "-F", c).Run()
+	if !changed {
+		return
 	}
-	for _, c := range chains {
-		_ = exec.Command(bin, "-w", "-t", table, "-X", c).Run()
-	}
-}
-
-func jumpsToOurs(rule []string, ours func(string) bool) bool {
-	for i, f := range rule {
-		if (f == "-j" || f == "-g") && i+1 < len(rule) && ours(rule[i+1]) {
-			return true
-		}
-	}
-	return false
+	restore := exec.Command(bin+"-restore", "-w", "-T", table)
+	restore.Stdin = strings.NewReader(strings.Join(kept, "\n"))
+	_ = restore.Run()
 }
 
 // unmountUnder detaches every mount point below dir, deepest first
