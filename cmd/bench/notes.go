@@ -129,5 +129,5 @@ pod and walletd live on; the kubelet restarts the container).`
 
 var nodeReading = []string{
 	"A deleted leader pod hands over on SIGTERM (the sidecar closes writes, finishes the ones in flight and releases the Lease), so clients wait for the handover plus the Service's switch to the relabelled pod, not for the lease.",
-	"A killed sidecar cannot release the Lease: the next leader waits for it to expire (the default 15 s lease), which is what the crash figures show.",
+	"A killed sidecar cannot release the Lease, but the kubelet restarts its container at once and the restarted process, whose pod still holds the Lease, takes it again under a new term: writes resume in about the restart time, well inside the 15 s lease. (Another replica would have to wait for the lease to expire.)",
 }

@@ -140,7 +140,7 @@ func (d *nodeDemo) freeze(ctx context.Context) error {
 	pod := "factom-bridge-1"
 	d.step("Freezing factomd in %s (SIGSTOP of its process) until its sidecar marks it unready", pod)
 	frozen := time.Now()
-	if err := d.n.SignalContainer(ctx, demoNamespace, pod, "factomd", syscall.SIGSTOP); err != nil {
+	if _, err := d.n.SignalContainer(ctx, demoNamespace, pod, "factomd", syscall.SIGSTOP); err != nil {
 		return err
 	}
 	err := testenv.Eventually(2*time.Minute, 200*time.Millisecond, func() (bool, error) {
@@ -151,12 +151,12 @@ func (d *nodeDemo) freeze(ctx context.Context) error {
 		return !node.PodReady(p), errors.New("still Ready")
 	})
 	if err != nil {
-		_ = d.n.SignalContainer(ctx, demoNamespace, pod, "factomd", syscall.SIGCONT)
+		_, _ = d.n.SignalContainer(ctx, demoNamespace, pod, "factomd", syscall.SIGCONT)
 		return err
 	}
 	_, body := getJSON("http://" + d.podAddr(ctx, pod) + "/readyz")
 	fmt.Fprintf(d.out, "    %s NotReady %.1fs after the freeze (reason %s); the factom-bridge Service sends nothing to it\n", pod, time.Since(frozen).Seconds(), str(body["reason"]))
-	if err := d.n.SignalContainer(ctx, demoNamespace, pod, "factomd", syscall.SIGCONT); err != nil {
+	if _, err := d.n.SignalContainer(ctx, demoNamespace, pod, "factomd", syscall.SIGCONT); err != nil {
 		return err
 	}
 	resumed := time.Now()

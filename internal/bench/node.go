@@ -28,9 +28,10 @@ type NodeResults struct {
 	ClusterStart time.Duration // node.Start: images, containerd, control plane, node Ready, DNS
 	ApplyToReady time.Duration // kubectl apply -k → all five pods Ready, one leader
 	// Client-visible failover through the factom-wallet ClusterIP: from
-	// the disruption to the first acknowledged write sent after it.
-	PodDeleted    Latencies
-	SidecarKilled Latencies
+	// the disruption to the first acknowledged write sent after it, and the
+	// longest time without an acknowledgement around it.
+	PodDeleted, PodDeletedGap       Latencies
+	SidecarKilled, SidecarKilledGap Latencies
 }
 
 const nodeNS = "factom-local"
@@ -72,28 +73,29 @@ func MeasureNode(ctx context.Context, opts NodeOptions) (NodeResults, error) {
 		return r, err
 	}
 	url := fmt.Sprintf("http://%s:%d/v2", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
-	disrupt := map[string]func(leader string) error{
-		"leader pod deleted": func(leader string) error {
-			return n.Client.CoreV1().Pods(nodeNS).Delete(ctx, leader, metav1.DeleteOptions{})
+	disrupt := map[string]func(leader string) (time.Time, error){
+		"leader pod deleted": func(leader string) (time.Time, error) {
+			at := time.Now()
+			return at, n.Client.CoreV1().Pods(nodeNS).Delete(ctx, leader, metav1.DeleteOptions{})
 		},
-		"leader sidecar killed": func(leader string) error {
+		"leader sidecar killed": func(leader string) (time.Time, error) {
 			return n.SignalContainer(ctx, nodeNS, leader, "sidecar", syscall.SIGKILL)
 		},
 	}
 	for _, kind := range []string{"leader pod deleted", "leader sidecar killed"} {
-		var samples []time.Duration
+		var firsts, gaps []time.Duration
 		for i := 0; i < opts.Trials; i++ {
-			d, err := failoverTrial(ctx, n, url, disrupt[kind])
+			first, gap, err := failoverTrial(ctx, n, url, disrupt[kind])
 			if err != nil {
 				return r, fmt.Errorf("%s, trial %d: %w", kind, i+1, err)
 			}
-			samples = append(samples, d)
-			opts.Progress(fmt.Sprintf("%s %d/%d: first acknowledged write %s later", kind, i+1, opts.Trials, d.Round(time.Millisecond)))
+			firsts, gaps = append(firsts, first), append(gaps, gap)
+			opts.Progress(fmt.Sprintf("%s %d/%d: first acknowledged write %s later, longest gap %s", kind, i+1, opts.Trials, first.Round(time.Millisecond), gap.Round(time.Millisecond)))
 		}
 		if kind == "leader pod deleted" {
-			r.PodDeleted = Summarize(samples)
+			r.PodDeleted, r.PodDeletedGap = Summarize(firsts), Summarize(gaps)
 		} else {
-			r.SidecarKilled = Summarize(samples)
+			r.SidecarKilled, r.SidecarKilledGap = Summarize(firsts), Summarize(gaps)
 		}
 	}
 	return r, nil
@@ -101,26 +103,32 @@ func MeasureNode(ctx context.Context, opts NodeOptions) (NodeResults, error) {
 
 // failoverTrial waits for a converged system with writes flowing, disrupts
 // the leader and returns how long until a write sent after the disruption
-// is acknowledged through the Service.
-func failoverTrial(ctx context.Context, n *node.Node, url string, disrupt func(leader string) error) (time.Duration, error) {
+// is acknowledged through the Service, and the longest time without an
+// acknowledgement from a second before the disruption until 3 s after that
+// first acknowledgement.
+func failoverTrial(ctx context.Context, n *node.Node, url string, disrupt func(leader string) (time.Time, error)) (first, gap time.Duration, err error) {
 	leader, err := converged(ctx, n, 5*time.Minute)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	w := node.StartWriter(url)
 	defer w.Finish()
-	if _, err := w.WaitAckAfter(time.Now(), time.Minute); err != nil {
-		return 0, err
+	if _, err := w.WaitAckAfter(time.Now().Add(time.Second), time.Minute); err != nil {
+		return 0, 0, err
 	}
-	t0 := time.Now()
-	if err := disrupt(leader); err != nil {
-		return 0, err
+	t0, err := disrupt(leader)
+	if err != nil {
+		return 0, 0, err
 	}
 	at, err := w.WaitAckAfter(t0, 3*time.Minute)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return at.Sub(t0), nil
+	settled := at.Add(3 * time.Second)
+	if _, err := w.WaitAckAfter(settled, time.Minute); err != nil {
+		return 0, 0, err
+	}
+	return at.Sub(t0), w.LongestGap(t0.Add(-time.Second), settled), nil
 }
 
 // converged waits for two Ready bridge pods, three Ready wallet pods and

@@ -100,6 +100,25 @@ func (w *Writer) firstSentAfter(t0 time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// LongestGap is the longest time without an acknowledgement between from
+// and to: what a client writing in a loop saw as unavailability.
+func (w *Writer) LongestGap(from, to time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	prev, gap := from, time.Duration(0)
+	for _, a := range w.acks {
+		if a.answered.Before(from) {
+			continue
+		}
+		if a.answered.After(to) {
+			break
+		}
+		gap = max(gap, a.answered.Sub(prev))
+		prev = a.answered
+	}
+	return max(gap, to.Sub(prev))
+}
+
 // WaitAckAfter waits until a write sent at or after t0 is acknowledged
 // and returns when it was: writes already in flight at t0 do not count.
 func (w *Writer) WaitAckAfter(t0 time.Time, timeout time.Duration) (time.Time, error) {

@@ -253,13 +253,13 @@ func (d *deployment) writesAndReads(t *testing.T) {
 func (d *deployment) frozenFactomd(t *testing.T) {
 	ctx := context.Background()
 	pod := "factom-bridge-1"
-	if err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGSTOP); err != nil {
+	if _, err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	frozen := true
 	defer func() {
 		if frozen {
-			_ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
+			_, _ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
 		}
 	}()
 	err := testenv.Eventually(2*time.Minute, 200*time.Millisecond, func() (bool, error) {
@@ -273,7 +273,7 @@ func (d *deployment) frozenFactomd(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.waitEndpoints(t, "factom-bridge", 1, time.Minute)
-	if err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT); err != nil {
+	if _, err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	frozen = false
@@ -292,7 +292,13 @@ func (d *deployment) checkKeystore(t *testing.T, acked []string) {
 		seen[a] = true
 	}
 	var all struct{ Addresses []Address }
-	if err := Call(context.Background(), d.serviceURL(t, "factom-wallet"), "all-addresses", nil, &all); err != nil {
+	// A client retries: the Service may still point at a pod whose
+	// sidecar is restarting for a moment after the pods look converged.
+	err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
+		err := Call(context.Background(), d.serviceURL(t, "factom-wallet"), "all-addresses", nil, &all)
+		return err == nil, err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	held := map[string]bool{}
@@ -348,8 +354,8 @@ func (d *deployment) leaderSidecarKilled(t *testing.T) {
 	cs, _ := ContainerStatus(before, "sidecar")
 	w := StartWriter(d.serviceURL(t, "factom-wallet"))
 	waitAck(t, w, time.Now(), time.Minute)
-	killed := time.Now()
-	if err := d.node.SignalContainer(ctx, d.ns, leader, "sidecar", syscall.SIGKILL); err != nil {
+	killed, err := d.node.SignalContainer(ctx, d.ns, leader, "sidecar", syscall.SIGKILL)
+	if err != nil {
 		t.Fatal(err)
 	}
 	at := waitAck(t, w, killed, 2*time.Minute)
@@ -450,7 +456,7 @@ func (d *deployment) livenessRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := ContainerStatus(p, "factomd")
-	if err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGSTOP); err != nil {
+	if _, err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	err = testenv.Eventually(6*time.Minute, 500*time.Millisecond, func() (bool, error) {
@@ -462,7 +468,7 @@ func (d *deployment) livenessRestart(t *testing.T) {
 		return cs.RestartCount > before.RestartCount, fmt.Errorf("factomd of %s not restarted yet", pod)
 	})
 	if err != nil {
-		_ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
+		_, _ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
 		t.Fatal(err)
 	}
 	// Restarted, the node loads and syncs: it must become Ready again

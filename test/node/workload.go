@@ -116,16 +116,19 @@ func (n *Node) ContainerPID(ctx context.Context, ns, pod, container string) (int
 	return 0, fmt.Errorf("container %s (%s) has no containerd task", container, id)
 }
 
-// SignalContainer sends sig to the named container's main process.
-func (n *Node) SignalContainer(ctx context.Context, ns, pod, container string, sig syscall.Signal) error {
+// SignalContainer sends sig to the named container's main process and
+// returns when it was sent (after the look-up of its PID, which takes a
+// while: timings start here).
+func (n *Node) SignalContainer(ctx context.Context, ns, pod, container string, sig syscall.Signal) (time.Time, error) {
 	pid, err := n.ContainerPID(ctx, ns, pod, container)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
+	at := time.Now()
 	if err := syscall.Kill(pid, sig); err != nil {
-		return fmt.Errorf("signal %s of %s/%s: %w", container, ns, pod, err)
+		return at, fmt.Errorf("signal %s of %s/%s: %w", container, ns, pod, err)
 	}
-	return nil
+	return at, nil
 }
 
 // DeleteNamespace deletes ns and waits until it is gone (its pods torn down
