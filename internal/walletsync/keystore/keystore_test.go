@@ -165,6 +165,16 @@ func TestApply(t *testing.T) {
 		if err != nil || ch.Skipped != 3 || s.Next.EC != 4 {
 			t.Fatalf("%+v %v next=%d", ch, err, s.Next.EC)
 		}
+		// The skipped keys were never acknowledged: recorded as removed, so
+		// no follower replaying the counter keeps them.
+		for i := uint32(0); i < 3; i++ {
+			if !s.IsRemoved(key(EC, i).Public) {
+				t.Errorf("skipped EC #%d is not recorded as removed", i)
+			}
+		}
+		if s.IsRemoved(key(EC, 3).Public) {
+			t.Error("the generated key is recorded as removed")
+		}
 	})
 	t.Run("a key below the counter is a mismatch", func(t *testing.T) {
 		s := s.Clone()
