@@ -30,9 +30,12 @@ type Hooks struct {
 	// Lease up (another replica may take it) and is reported as
 	// PromotionFailed.
 	OnPromote func(ctx context.Context, term int64) error
-	// OnDemote runs after writes have closed, when the term ends for any
-	// reason (lease lost, renewals failing, another holder seen, shutdown,
-	// failed promotion). It should return quickly.
+	// OnDemote runs after writes have closed and the writes admitted in
+	// the term have finished (or the renew deadline passed), when the term
+	// ends for any reason (lease lost, renewals failing, another holder
+	// seen, shutdown, failed promotion); on shutdown, before the Lease is
+	// released. The next term does not start before it has run. It should
+	// return quickly.
 	OnDemote func(term int64)
 }
 
@@ -80,6 +83,7 @@ type termState struct {
 	cancel   context.CancelFunc
 	writable bool
 	ended    bool
+	demoted  chan struct{} // closed once OnDemote has run for this term
 }
 
 // acquisition is how this replica took the Lease.
@@ -350,7 +354,9 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	}
 
 	tctx, cancelTerm := context.WithCancel(context.Background())
-	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm}
+	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{})}
+	// The next term may not start before this one's OnDemote has run.
+	defer func() { <-st.demoted }()
 	e.mu.Lock()
 	e.cur = st
 	e.cancelRun = cancelRun
@@ -400,11 +406,9 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 // Event wait until the Lease is released, so the handover goes first.
 func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
 	ended := e.endTermQuiet(st, "shutting down")
-	waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
-	if err := e.gate.WaitIdle(waitCtx); err != nil {
-		e.log.Warn().Str("event", "writes_unfinished").Err(err).Msg("releasing the lease with writes still in flight")
-	}
-	cancel()
+	// endTermQuiet waits (bounded) for the writes in flight, lets them
+	// commit, and only then demotes: the Lease is still ours meanwhile.
+	<-st.demoted
 	cancelRun()
 	<-done
 	if ended {
@@ -546,9 +550,21 @@ func (e *Elector) endTermQuiet(st *termState, reason string) bool {
 
 	st.cancel()
 	e.m.isLeader.Set(0)
-	if e.hooks.OnDemote != nil {
-		e.hooks.OnDemote(st.term)
-	}
+	// Writes admitted in this term finish (and commit: the Secret's term
+	// fences them if a newer leader has bumped it) before the work is
+	// demoted, so a write walletd finished is acknowledged and the
+	// follower loop never reads walletd while one still runs there.
+	go func() {
+		defer close(st.demoted)
+		waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+		defer cancel()
+		if err := e.gate.WaitIdle(waitCtx); err != nil {
+			e.log.Warn().Str("event", "writes_unfinished").Int64("term", st.term).Err(err).Msg("ending the term with writes still in flight")
+		}
+		if e.hooks.OnDemote != nil {
+			e.hooks.OnDemote(st.term)
+		}
+	}()
 	to := e.obs.snapshot().holder()
 	if to == e.cfg.PodName {
 		to = ""
