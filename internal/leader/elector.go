@@ -37,6 +37,11 @@ type Hooks struct {
 	// released. The next term does not start before it has run. It should
 	// return quickly.
 	OnDemote func(term int64)
+	// TermFloor, if set, is the lowest term this replica may take the
+	// Lease with (above every term the guarded work has seen used): a
+	// Lease deleted and created again starts its transition count over,
+	// and a term must never be handed out twice.
+	TermFloor func() int64
 }
 
 // Options build an Elector.
@@ -274,8 +279,12 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	secs := int32(e.cfg.LeaseDuration / time.Second)
 	sent := e.now()
 	ts := metav1.NewMicroTime(sent)
+	floor := int64(0)
+	if e.hooks.TermFloor != nil {
+		floor = e.hooks.TermFloor()
+	}
 	if !v.exists {
-		var zero int32
+		zero := int32(floor)
 		lease := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.Namespace},
 			Spec: coordinationv1.LeaseSpec{
@@ -288,11 +297,11 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 		}
 		e.noteRenew(sent)
 		e.obs.observe(created)
-		return acquisition{term: 0}, nil
+		return acquisition{term: floor}, nil
 	}
 	from := v.holder()
 	lease := v.lease.DeepCopy()
-	term := int32(v.transitions() + 1)
+	term := int32(max(v.transitions()+1, floor))
 	lease.Spec.HolderIdentity = &me
 	lease.Spec.LeaseDurationSeconds = &secs
 	lease.Spec.AcquireTime = &ts

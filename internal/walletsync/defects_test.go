@@ -366,3 +366,22 @@ func TestALeaderWhoseWalletdLostTheKeystoreIsNotInSync(t *testing.T) {
 		t.Error("a write on a walletd with another seed was acknowledged")
 	}
 }
+
+// A Lease deleted and created again starts its transition count over: a
+// term already used must not be led again (two writers under one fencing
+// token), and a replica that saw it asks the election for a higher one.
+func TestATermIsNotLedTwiceAfterTheLeaseIsDeleted(t *testing.T) {
+	key := freshKeystore(t)
+	leader := newLeader(t, key, testPods[0], 1)
+	if _, err := write(t, leader, 1, walletd.MethodGenerateECAddress, nil); err != nil {
+		t.Fatal(err)
+	}
+	f := newFollower(t, key, testPods[1])
+	waitApplied(t, f, leader.r.AppliedGeneration())
+	if floor := f.r.TermFloor(); floor != 2 {
+		t.Errorf("term floor %d after term 1 wrote, want 2", floor)
+	}
+	if err := f.r.Promote(context.Background(), 1); !errors.Is(err, walletsync.ErrFenced) {
+		t.Fatalf("promotion under the used term 1: %v, want ErrFenced", err)
+	}
+}

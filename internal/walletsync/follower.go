@@ -83,6 +83,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		return nil // retrying the same bytes cannot help; the next version will come by the watch
 	}
 	r.seen.Store(snap.Generation)
+	r.noteTerm(snap.Term)
 	d, err := r.deriver(snap.State.Seed)
 	if err != nil {
 		r.reportRejected(ctx, sec.ResourceVersion, err)

@@ -90,6 +90,7 @@ type Replicator struct {
 	role       atomic.Int32
 	leaderTerm atomic.Int64 // the term being promoted or led; 0 once demoted
 	demotions  atomic.Int64 // counts Demote calls, so a promotion sees one that came meanwhile
+	storedTerm atomic.Int64 // the highest term seen in the Secret
 	preempt    atomic.Bool
 
 	// Follower status, read by probes without locking.
@@ -262,7 +263,12 @@ func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
 			}
 			return fmt.Errorf("promote: %w", err)
 		}
-		if snap.Term > term {
+		r.noteTerm(snap.Term)
+		// A term is used once: an equal stored term was written by the
+		// leader of that term (the Lease was deleted and its count started
+		// over). Only the Secret walletd-init created (generation 1) may be
+		// taken over under its own term.
+		if snap.Term > term || (snap.Term == term && snap.Generation > 1) {
 			return fmt.Errorf("promote to term %d, stored term %d: %w", term, snap.Term, ErrFenced)
 		}
 		d, err := r.deriver(snap.State.Seed)
@@ -363,6 +369,23 @@ func (r *Replicator) Demote() {
 		r.mu.Unlock()
 		r.signal()
 	}()
+}
+
+// noteTerm records a term seen in the Secret.
+func (r *Replicator) noteTerm(t int64) {
+	for cur := r.storedTerm.Load(); t > cur && !r.storedTerm.CompareAndSwap(cur, t); cur = r.storedTerm.Load() {
+	}
+}
+
+// TermFloor is the lowest term this replica may lead under: above every
+// term it has seen in the Secret. The election takes the Lease with at
+// least this term, so a Lease deleted and created again (its transition
+// count back at 0) never hands out a term a leader has already used.
+func (r *Replicator) TermFloor() int64 {
+	if r.seen.Load() > 1 {
+		return r.storedTerm.Load() + 1 // a leader has written under it
+	}
+	return r.storedTerm.Load()
 }
 
 func (r *Replicator) signal() {

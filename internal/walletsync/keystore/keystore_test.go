@@ -280,6 +280,17 @@ func TestFromBackup(t *testing.T) {
 	if len(s.Imported) != 1 || s.Imported[0].Public != imp.Public {
 		t.Errorf("imported %+v", s.Imported)
 	}
+	// A keystore made from a walletd alone (createFirst, also after the
+	// Secret was deleted) records the derived keys walletd lacks below the
+	// counter as removed: no replica may restore them.
+	for i := uint32(0); i < 4; i++ {
+		if !s.IsRemoved(mustKey(t, d, EC, i).Public) {
+			t.Errorf("EC #%d, absent below the counter, is not recorded as removed", i)
+		}
+	}
+	if len(s.Removed) != 4 {
+		t.Errorf("removed %d keys, want the 4 EC holes", len(s.Removed))
+	}
 	prev := &State{Seed: seed, Next: Counters{FCT: 9}, Removed: []Removed{{FCT, mustKey(t, d, FCT, 7).Public}, {FCT, mustKey(t, d, FCT, 0).Public}}}
 	s, err = FromBackup(d, &b, prev)
 	if err != nil {

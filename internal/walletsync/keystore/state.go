@@ -344,6 +344,20 @@ func FromBackup(d *Deriver, b *walletd.Backup, prev *State) (*State, error) {
 				s.Removed = append(s.Removed, r)
 			}
 		}
+		return s, nil
+	}
+	// No earlier state (the Secret is created from this walletd, perhaps
+	// again after it was deleted): a derived key below the counter that
+	// walletd lacks was removed. Recorded, so no replica restores it.
+	for _, kind := range Kinds {
+		if err := d.Each(kind, 0, s.Next.Get(kind), func(_ uint32, k walletd.Key) bool {
+			if !present[k.Public] {
+				s.remove(kind, k.Public)
+			}
+			return true
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
