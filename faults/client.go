@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/FactomProject/factom"
-
 	"github.com/factom-sidecar/factom-sidecar/internal/history"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 )
@@ -23,11 +21,13 @@ import (
 // Writer sends keystore writes to whichever replica the router picks and
 // records each one, with its outcome, in the history.
 type Writer struct {
-	router *Router
-	rec    *history.Recorder
-	http   *http.Client
-	nextID int64
-	mu     sync.Mutex
+	router  *Router
+	rec     *history.Recorder
+	http    *http.Client
+	nextID  int64
+	mu      sync.Mutex
+	kinds   kindCounts
+	secrets secretSet // every secret a client sent or received, for the leak check
 }
 
 // NewWriter returns a writer that records into rec.
@@ -37,7 +37,8 @@ func NewWriter(r *Router, rec *history.Recorder, timeout time.Duration) *Writer 
 
 // owned is what one client may remove: addresses it was acknowledged.
 type owned struct {
-	keys []string
+	keys     []string
+	imported map[string]string // public → secret of owned imported keys
 }
 
 func (o *owned) add(k string) { o.keys = append(o.keys, k) }
@@ -50,6 +51,7 @@ func (o *owned) take(rng *rand.Rand) (string, bool) {
 	k := o.keys[i]
 	o.keys[i] = o.keys[len(o.keys)-1]
 	o.keys = o.keys[:len(o.keys)-1]
+	delete(o.imported, k)
 	return k, true
 }
 
@@ -92,14 +94,33 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 // WriteOnce sends one random keystore write; false when there was no
 // replica to send it to.
+//
+// About a third of the writes are messy (ClientKinds): re-imports of
+// acknowledged keys, partial batches, large imports, malformed params.
 func (c *Client) WriteOnce() bool {
+	switch n := c.rng.IntN(100); {
+	case n < 8:
+		return c.messy(Reimport)
+	case n < 16:
+		return c.messy(Partial)
+	case n < 20:
+		return c.messy(LargeImport)
+	case n < 30:
+		return c.messy(Malformed)
+	}
+	return c.polite()
+}
+
+// polite sends one of today's writes: a generate, the import of a fresh
+// key, or the removal of an owned key.
+func (c *Client) polite() bool {
 	pod, url, ok := c.w.router.Pick(c.rng)
 	if !ok {
 		return false
 	}
 	op := history.Op{Client: c.ID, Replica: pod}
 	var params any
-	var importedPublic string
+	var importedPublic, sec string
 	n := c.rng.IntN(100)
 	switch {
 	case n < 22:
@@ -110,24 +131,8 @@ func (c *Client) WriteOnce() bool {
 		op.Kind, op.Method = history.Generate, "generate-identity-key"
 	case n < 78:
 		op.Kind, op.Method = history.Import, "import-addresses"
-		secret := make([]byte, 32)
-		for i := range secret {
-			secret[i] = byte(c.rng.UintN(256))
-		}
-		var sec string
-		if c.rng.IntN(2) == 0 {
-			a, err := factom.MakeFactoidAddress(secret)
-			if err != nil {
-				panic(fmt.Sprintf("factoid address from 32 bytes: %v", err))
-			}
-			sec, importedPublic = a.SecString(), a.String()
-		} else {
-			a, err := factom.MakeECAddress(secret)
-			if err != nil {
-				panic(fmt.Sprintf("EC address from 32 bytes: %v", err))
-			}
-			sec, importedPublic = a.SecString(), a.String()
-		}
+		sec, importedPublic = freshAddress(c.rng)
+		c.w.secrets.add(sec)
 		op.Key = importedPublic
 		params = map[string]any{"addresses": []map[string]string{{"secret": sec}}}
 	default:
@@ -140,6 +145,7 @@ func (c *Client) WriteOnce() bool {
 		params = map[string]any{"address": key}
 	}
 
+	c.w.kinds.add(Polite)
 	op.Start = time.Now()
 	res := c.w.call(url, op.Method, params)
 	op.End = time.Now()
@@ -152,16 +158,19 @@ func (c *Client) WriteOnce() bool {
 		case history.Generate:
 			var k struct {
 				Public string `json:"public"`
+				Secret string `json:"secret"`
 			}
 			if err := json.Unmarshal(res.result, &k); err != nil || k.Public == "" {
 				op.Err = fmt.Sprintf("acknowledged with an unreadable result: %s", res.result)
 			}
 			op.Key = k.Public
+			c.w.secrets.add(k.Secret)
 			if op.Method != "generate-identity-key" {
 				c.own.add(k.Public)
 			}
 		case history.Import:
 			c.own.add(importedPublic)
+			c.own.addImported(importedPublic, sec)
 		}
 	}
 	c.w.rec.Add(op)

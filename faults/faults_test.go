@@ -21,7 +21,7 @@ var (
 	flagSchedules = flag.Int("faults.schedules", 3, "number of schedules")
 	flagDuration  = flag.Duration("faults.duration", 40*time.Second, "workload time of each schedule")
 	flagClients   = flag.Int("faults.clients", 3, "writing clients per schedule")
-	flagStrict    = flag.Bool("faults.strict", false, "count writes walletd applied but the store never committed, left on some replicas, as violations")
+	flagStrict    = flag.Bool("faults.strict", true, "count writes walletd applied but the store never committed, left on some replicas, as violations (-faults.strict=false reports them apart)")
 	flagKeep      = flag.Bool("faults.keep", false, "keep each failing schedule's directory (pod logs, wallet files) and print where it is")
 )
 
@@ -109,7 +109,7 @@ func TestFaultSchedules(t *testing.T) {
 			if n := res.Leftovers(); n > 0 {
 				for _, v := range res.Violations {
 					if v.Rule == history.RuleLeftover {
-						t.Logf("seed=%d: known finding (see docs/FAULTS.md; -faults.strict fails on it): %s", seed, v)
+						t.Logf("seed=%d: uncommitted leftover (a violation unless -faults.strict=false): %s", seed, v)
 					}
 				}
 			}
@@ -165,8 +165,10 @@ func TestSummaryLineCountsEverything(t *testing.T) {
 	var tot Totals
 	tot.Add(Result{Seed: 1, Faults: map[FaultKind]int{KillSidecar: 2, Burst: 1}})
 	tot.Add(Result{Seed: 2, Faults: map[FaultKind]int{KillSidecar: 1}, Err: fmt.Errorf("did not converge")})
+	tot.Add(Result{Seed: 3, Faults: map[FaultKind]int{TermSidecar: 2, SlowWalletd: 1, DeleteLease: 4}, Clients: map[ClientKind]int{Polite: 7, Reimport: 2, Malformed: 3}})
 	line := tot.Line(90 * time.Second)
-	for _, want := range []string{"schedules=2", "failing=1", "kill-sidecar=3", "burst=1", "pause-sidecar=0", "violations=0"} {
+	for _, want := range []string{"schedules=3", "failing=1", "kill-sidecar=3", "burst=1", "pause-sidecar=0", "violations=0",
+		"term-sidecar=2", "slow-walletd=1", "delete-lease=4", "clients{polite=7 reimport=2 partial=0 large-import=0 malformed=3}"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)
 		}

@@ -18,10 +18,13 @@ const (
 	RestartAPIServer FaultKind = "restart-apiserver" // stop the API server, start it again after Hold
 	CutAPIServer     FaultKind = "cut-apiserver"     // cut the pod's connection to the API server; restore after Hold
 	Burst            FaultKind = "burst"             // Writes parallel writes at once
+	TermSidecar      FaultKind = "term-sidecar"      // SIGTERM the sidecar (a graceful handover, as kubectl delete pod); it restarts after Hold
+	SlowWalletd      FaultKind = "slow-walletd"      // delay every answer of the pod's walletd to its sidecar by Delay, for Hold
+	DeleteLease      FaultKind = "delete-lease"      // delete the leader Lease
 )
 
 // FaultKinds lists every kind.
-var FaultKinds = []FaultKind{KillSidecar, PauseSidecar, KillWalletd, RestartAPIServer, CutAPIServer, Burst}
+var FaultKinds = []FaultKind{KillSidecar, PauseSidecar, KillWalletd, RestartAPIServer, CutAPIServer, Burst, TermSidecar, SlowWalletd, DeleteLease}
 
 // Target says which replica a pod fault hits, resolved when it is injected:
 // the writable leader at that moment, or one of the others.
@@ -54,6 +57,7 @@ type Step struct {
 	Target Target        // pod faults only
 	Hold   time.Duration // how long the fault lasts before it is healed
 	Writes int           // Burst only
+	Delay  time.Duration // SlowWalletd only: added to each answer
 	// WholePod: a killed sidecar comes back with its whole pod restarted
 	// (walletd killed too, walletd-init, walletd, sidecar), as after a node
 	// failure; otherwise only the sidecar container restarts.
@@ -66,6 +70,12 @@ func (s Step) String() string {
 		return fmt.Sprintf("%6.2fs %s of %d writes", s.At.Seconds(), s.Kind, s.Writes)
 	case RestartAPIServer:
 		return fmt.Sprintf("%6.2fs %s, down %.2fs", s.At.Seconds(), s.Kind, s.Hold.Seconds())
+	case DeleteLease:
+		return fmt.Sprintf("%6.2fs %s", s.At.Seconds(), s.Kind)
+	case SlowWalletd:
+		return fmt.Sprintf("%6.2fs %s on the %s by %s for %.2fs", s.At.Seconds(), s.Kind, s.Target, s.Delay, s.Hold.Seconds())
+	case TermSidecar:
+		return fmt.Sprintf("%6.2fs %s on the %s, restarted after %.2fs", s.At.Seconds(), s.Kind, s.Target, s.Hold.Seconds())
 	case KillSidecar:
 		then := "the sidecar restarts"
 		if s.WholePod {
@@ -104,7 +114,7 @@ type PlanOptions struct {
 }
 
 // weights of the fault kinds, in FaultKinds order.
-var weights = []int{3, 3, 2, 2, 3, 2}
+var weights = []int{3, 3, 2, 2, 3, 2, 3, 2, 1}
 
 // NewPlan draws a schedule from seed (a PCG source seeded with it): the same
 // seed always gives the same plan.
@@ -160,6 +170,19 @@ func NewPlan(seed uint64, o PlanOptions) Plan {
 		case Burst:
 			s.Target = Leader
 			s.Writes = 10 + rng.IntN(21)
+		case TermSidecar:
+			// The leader mostly: a handover in the middle of writes.
+			if rng.IntN(4) > 0 {
+				s.Target = Leader
+			}
+			s.Hold = between(500*time.Millisecond, 4*time.Second)
+		case SlowWalletd:
+			// Some delays stay under the proxy's walletd timeout, some
+			// outlast it.
+			s.Delay = []time.Duration{50 * time.Millisecond, 500 * time.Millisecond, 3 * time.Second, 16 * time.Second}[rng.IntN(4)]
+			s.Hold = between(time.Second, 6*time.Second)
+		case DeleteLease:
+			s.Target = Leader
 		}
 		p.Steps = append(p.Steps, s)
 	}

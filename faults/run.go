@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +45,8 @@ type Options struct {
 type Result struct {
 	Seed       uint64
 	Faults     map[FaultKind]int
-	Skipped    int // steps with no eligible target (e.g. its pod already down)
+	Clients    map[ClientKind]int // writes sent, by client kind
+	Skipped    int                // steps with no eligible target (e.g. its pod already down)
 	Summary    history.Summary
 	Violations []history.Violation
 	// Err is a failure of the run itself (the cluster did not start, or did
@@ -55,9 +55,10 @@ type Result struct {
 }
 
 // Strict makes leftovers of uncommitted writes (history.RuleLeftover)
-// count as violations; otherwise they are reported and counted apart. See
-// docs/FAULTS.md: a known finding in the replicator, not in the suite.
-var Strict = false
+// count as violations (the default: after convergence every replica must
+// hold exactly the keys the Secret accounts for); off, they are reported
+// and counted apart.
+var Strict = true
 
 // Broken is the violations that fail a schedule.
 func (r Result) Broken() []history.Violation {
@@ -83,14 +84,18 @@ type schedule struct {
 	cs      kubernetes.Interface
 	cluster *testenv.Cluster
 	proxies []*testenv.TCPProxy
-	router  *Router
-	res     *Result
+	// walletdProxies sit between each pod's sidecar and its walletd, to
+	// slow walletd's answers.
+	walletdProxies map[int]*testenv.TCPProxy
+	router         *Router
+	res            *Result
 
 	// Pod faults in progress, by pod index; apiDown while the API server is
 	// stopped.
-	busy    map[int]FaultKind
-	apiDown bool
-	heals   []heal
+	busy      map[int]FaultKind
+	apiDown   bool
+	walletdMu sync.Mutex
+	heals     []heal
 }
 
 type heal struct {
@@ -121,7 +126,7 @@ func Run(ctx context.Context, env Env, opts Options) (res Result) {
 		res.Err = err
 		return res
 	}
-	s := &schedule{env: env, opts: opts, cs: cs, res: &res, busy: map[int]FaultKind{}}
+	s := &schedule{env: env, opts: opts, cs: cs, res: &res, busy: map[int]FaultKind{}, walletdProxies: map[int]*testenv.TCPProxy{}}
 	defer s.teardown()
 	began := time.Now()
 	if err := s.start(ctx); err != nil {
@@ -158,6 +163,17 @@ func Run(ctx context.Context, env Env, opts Options) (res Result) {
 		finals = nil
 	}
 	res.Violations, res.Summary = history.Check(rec.Ops(), finals)
+	res.Clients = writer.kinds.snapshot()
+	// No secret in any process's output: the sidecars', walletd-init's and
+	// walletd's own (walletd prints the params of most calls).
+	for _, f := range finals {
+		writer.secrets.add(f.Seed)
+	}
+	var dirs []string
+	for _, p := range s.cluster.Pods {
+		dirs = append(dirs, p.Dir)
+	}
+	res.Violations = append(res.Violations, writer.secrets.scanLogs(dirs)...)
 	if res.Failed() {
 		for _, op := range rec.Ops() {
 			opts.Logf("op %s", opLine(op))
@@ -209,6 +225,7 @@ func (s *schedule) start(ctx context.Context) error {
 		Dir: s.opts.Dir, Sidecar: s.env.Sidecar, Pods: 3,
 		LeaseDuration: s.opts.LeaseDuration, RenewDeadline: s.opts.RenewDeadline, RetryPeriod: s.opts.RetryPeriod,
 		APIServer: func(pod int) string { return s.proxies[pod].Addr() },
+		Walletd:   s.walletdAddr,
 	})
 	if err != nil {
 		return err
@@ -230,6 +247,23 @@ func (s *schedule) start(ctx context.Context) error {
 	})
 }
 
+// walletdAddr is the address pod's sidecar reaches its walletd at: a TCP
+// proxy in front of it, made the first time (walletd keeps its port).
+func (s *schedule) walletdAddr(pod int, addr string) string {
+	s.walletdMu.Lock()
+	defer s.walletdMu.Unlock()
+	if p, ok := s.walletdProxies[pod]; ok {
+		return p.Addr()
+	}
+	p, err := testenv.StartTCPProxy(addr)
+	if err != nil {
+		s.opts.Logf("walletd proxy for pod %d: %v; the sidecar talks to walletd directly", pod, err)
+		return addr
+	}
+	s.walletdProxies[pod] = p
+	return p.Addr()
+}
+
 func (s *schedule) teardown() {
 	if s.cluster != nil {
 		s.cluster.Stop()
@@ -238,6 +272,9 @@ func (s *schedule) teardown() {
 		_ = s.env.Kube.StartAPIServer()
 	}
 	for _, p := range s.proxies {
+		p.Close()
+	}
+	for _, p := range s.walletdProxies {
 		p.Close()
 	}
 }
@@ -277,129 +314,6 @@ func (s *schedule) inject(ctx context.Context, w *Writer, writers *sync.WaitGrou
 			return
 		}
 	}
-}
-
-// target resolves a step's target to a pod index without a fault in
-// progress; -1 when there is none.
-func (s *schedule) target(t Target) int {
-	leaderIdx := -1
-	for i, p := range s.cluster.Pods {
-		if s.busy[i] == "" && p.IsWritableLeader() {
-			leaderIdx = i
-		}
-	}
-	if t == Leader {
-		return leaderIdx
-	}
-	var others []int
-	for i := range s.cluster.Pods {
-		if i != leaderIdx {
-			others = append(others, i)
-		}
-	}
-	// The named follower, or the other one when it already has a fault.
-	k := int(t - Follower0)
-	for j := range others {
-		if i := others[(k+j)%len(others)]; s.busy[i] == "" {
-			return i
-		}
-	}
-	return -1
-}
-
-func (s *schedule) apply(st Step, now time.Duration, w *Writer, writers *sync.WaitGroup) {
-	logf := s.opts.Logf
-	if st.Kind == Burst {
-		for i := range st.Writes {
-			c := w.NewClient(s.opts.Plan.Seed, 1000+int(now/time.Millisecond)*100+i)
-			writers.Go(func() { c.WriteOnce() })
-		}
-		s.res.Faults[Burst]++
-		logf("%s", st)
-		return
-	}
-	if st.Kind == RestartAPIServer {
-		if s.apiDown {
-			s.res.Skipped++
-			return
-		}
-		s.env.Kube.StopAPIServer()
-		s.apiDown = true
-		s.res.Faults[st.Kind]++
-		logf("%s", st)
-		s.heals = append(s.heals, heal{at: now + st.Hold, what: "start the API server", do: s.startAPI})
-		return
-	}
-	i := s.target(st.Target)
-	if i < 0 || (st.Kind == KillSidecar && s.apiDown) {
-		// No eligible pod (its pod is already down), or a restart would
-		// need the API server, which is down.
-		s.res.Skipped++
-		logf("%s: skipped, no eligible pod", st)
-		return
-	}
-	p := s.cluster.Pods[i]
-	var undo func() error
-	switch st.Kind {
-	case KillSidecar:
-		p.Sidecar.Kill()
-		undo = func() error { return s.restartPod(i, st.WholePod) }
-	case PauseSidecar:
-		if err := p.Sidecar.Signal(syscall.SIGSTOP); err != nil {
-			logf("%s: %v", st, err)
-			return
-		}
-		undo = func() error { return p.Sidecar.Signal(syscall.SIGCONT) }
-	case KillWalletd:
-		p.Walletd.Kill()
-		undo = p.Walletd.Restart
-	case CutAPIServer:
-		s.proxies[i].Cut()
-		undo = func() error { s.proxies[i].Restore(); return nil }
-	}
-	s.busy[i] = st.Kind
-	s.res.Faults[st.Kind]++
-	logf("%s: %s", st, p.Name)
-	s.heals = append(s.heals, heal{at: now + st.Hold, what: string(st.Kind) + " on " + p.Name, do: func() error {
-		if st.Kind == KillSidecar && s.apiDown {
-			// walletd-init needs the API server: bring it back first.
-			if err := s.startAPI(); err != nil {
-				return err
-			}
-		}
-		delete(s.busy, i)
-		return undo()
-	}})
-}
-
-func (s *schedule) startAPI() error {
-	if !s.apiDown {
-		return nil
-	}
-	err := s.env.Kube.StartAPIServer()
-	if err == nil {
-		s.apiDown = false
-	}
-	return err
-}
-
-// restartPod brings a pod back after its sidecar was killed, as the
-// kubelet would: the sidecar container alone, or the whole pod (walletd
-// killed, then walletd-init, walletd, sidecar).
-func (s *schedule) restartPod(i int, whole bool) error {
-	p := s.cluster.Pods[i]
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	start := p.StartSidecar
-	if whole {
-		p.Walletd.Kill() // walletd-init must open the wallet file alone
-		start = p.Start
-	}
-	if err := start(ctx); err != nil {
-		return err
-	}
-	s.router.SetURL(p.Name, p.ProxyURL())
-	return nil
 }
 
 // healAll ends every fault still in progress: the API server first (a pod

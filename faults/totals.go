@@ -12,14 +12,15 @@ func (r Result) Line() string {
 	for _, k := range FaultKinds {
 		f = append(f, fmt.Sprintf("%s=%d", k, r.Faults[k]))
 	}
-	return fmt.Sprintf("faults{%s} skipped=%d writes=%d acknowledged=%d failed=%d (indeterminate=%d) terms=%d keys=%d violations=%d uncommitted-leftovers=%d",
-		strings.Join(f, " "), r.Skipped, r.Summary.Ops, r.Summary.Acked, r.Summary.Failed, r.Summary.Indeterminate, r.Summary.Terms, r.Summary.Keys, len(r.Broken()), r.Leftovers())
+	return fmt.Sprintf("faults{%s} clients{%s} skipped=%d writes=%d acknowledged=%d failed=%d (indeterminate=%d) terms=%d keys=%d violations=%d uncommitted-leftovers=%d",
+		strings.Join(f, " "), countsLine(r.Clients), r.Skipped, r.Summary.Ops, r.Summary.Acked, r.Summary.Failed, r.Summary.Indeterminate, r.Summary.Terms, r.Summary.Keys, len(r.Broken()), r.Leftovers())
 }
 
 // Totals add up the results of many schedules.
 type Totals struct {
 	Schedules, Failed, Skipped int
 	Faults                     map[FaultKind]int
+	Clients                    map[ClientKind]int
 	Writes, Acked, NotAcked    int
 	Indeterminate, Terms, Keys int
 	Violations                 int
@@ -43,6 +44,12 @@ func (t *Totals) Add(r Result) {
 	for k, n := range r.Faults {
 		t.Faults[k] += n
 	}
+	if t.Clients == nil {
+		t.Clients = map[ClientKind]int{}
+	}
+	for k, n := range r.Clients {
+		t.Clients[k] += n
+	}
 	t.Skipped += r.Skipped
 	t.Writes += r.Summary.Ops
 	t.Acked += r.Summary.Acked
@@ -65,6 +72,6 @@ func (t Totals) Line(took time.Duration) string {
 		f = append(f, fmt.Sprintf("%s=%d", k, t.Faults[k]))
 		n += t.Faults[k]
 	}
-	return fmt.Sprintf("FAULTS SUMMARY: schedules=%d failing=%d faults=%d {%s} skipped=%d writes=%d acknowledged=%d not-acknowledged=%d (indeterminate=%d) terms=%d keys-checked=%d violations=%d uncommitted-leftovers=%d (in %d schedules) took=%s",
-		t.Schedules, t.Failed, n, strings.Join(f, " "), t.Skipped, t.Writes, t.Acked, t.NotAcked, t.Indeterminate, t.Terms, t.Keys, t.Violations, t.Leftovers, len(t.LeftoverSeeds), took.Round(time.Second))
+	return fmt.Sprintf("FAULTS SUMMARY: schedules=%d failing=%d faults=%d {%s} clients{%s} skipped=%d writes=%d acknowledged=%d not-acknowledged=%d (indeterminate=%d) terms=%d keys-checked=%d violations=%d uncommitted-leftovers=%d (in %d schedules) took=%s",
+		t.Schedules, t.Failed, n, strings.Join(f, " "), countsLine(t.Clients), t.Skipped, t.Writes, t.Acked, t.NotAcked, t.Indeterminate, t.Terms, t.Keys, t.Violations, t.Leftovers, len(t.LeftoverSeeds), took.Round(time.Second))
 }

@@ -108,7 +108,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	}
 
 	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg,
-		Hooks: leader.Hooks{OnPromote: m.replicator.Promote, OnDemote: m.replicator.OnDemote}})
+		Hooks: leader.Hooks{OnPromote: m.replicator.Promote, OnDemote: m.replicator.OnDemote, TermFloor: m.replicator.TermFloor}})
 	if err != nil {
 		return err
 	}

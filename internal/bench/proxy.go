@@ -84,9 +84,13 @@ func (benchGate) BeginWrite(context.Context) (int64, func(), error) { return 1, 
 
 type benchCommitter struct{}
 
+func (benchCommitter) Prepare(context.Context, int64) error { return nil }
+
 func (benchCommitter) Commit(context.Context, int64, string, json.RawMessage, json.RawMessage) error {
 	return nil
 }
+
+func (benchCommitter) Abort(context.Context, int64, string, bool) error { return nil }
 
 type benchInSync struct{}
 

@@ -30,10 +30,18 @@ type Hooks struct {
 	// Lease up (another replica may take it) and is reported as
 	// PromotionFailed.
 	OnPromote func(ctx context.Context, term int64) error
-	// OnDemote runs after writes have closed, when the term ends for any
-	// reason (lease lost, renewals failing, another holder seen, shutdown,
-	// failed promotion). It should return quickly.
+	// OnDemote runs after writes have closed and the writes admitted in
+	// the term have finished (or the renew deadline passed), when the term
+	// ends for any reason (lease lost, renewals failing, another holder
+	// seen, shutdown, failed promotion); on shutdown, before the Lease is
+	// released. The next term does not start before it has run. It should
+	// return quickly.
 	OnDemote func(term int64)
+	// TermFloor, if set, is the lowest term this replica may take the
+	// Lease with (above every term the guarded work has seen used): a
+	// Lease deleted and created again starts its transition count over,
+	// and a term must never be handed out twice.
+	TermFloor func() int64
 }
 
 // Options build an Elector.
@@ -80,6 +88,7 @@ type termState struct {
 	cancel   context.CancelFunc
 	writable bool
 	ended    bool
+	demoted  chan struct{} // closed once OnDemote has run for this term
 }
 
 // acquisition is how this replica took the Lease.
@@ -270,8 +279,12 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	secs := int32(e.cfg.LeaseDuration / time.Second)
 	sent := e.now()
 	ts := metav1.NewMicroTime(sent)
+	floor := int64(0)
+	if e.hooks.TermFloor != nil {
+		floor = e.hooks.TermFloor()
+	}
 	if !v.exists {
-		var zero int32
+		zero := int32(floor)
 		lease := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.Namespace},
 			Spec: coordinationv1.LeaseSpec{
@@ -284,11 +297,11 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 		}
 		e.noteRenew(sent)
 		e.obs.observe(created)
-		return acquisition{term: 0}, nil
+		return acquisition{term: floor}, nil
 	}
 	from := v.holder()
 	lease := v.lease.DeepCopy()
-	term := int32(v.transitions() + 1)
+	term := int32(max(v.transitions()+1, floor))
 	lease.Spec.HolderIdentity = &me
 	lease.Spec.LeaseDurationSeconds = &secs
 	lease.Spec.AcquireTime = &ts
@@ -350,7 +363,9 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	}
 
 	tctx, cancelTerm := context.WithCancel(context.Background())
-	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm}
+	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{})}
+	// The next term may not start before this one's OnDemote has run.
+	defer func() { <-st.demoted }()
 	e.mu.Lock()
 	e.cur = st
 	e.cancelRun = cancelRun
@@ -400,11 +415,9 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 // Event wait until the Lease is released, so the handover goes first.
 func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
 	ended := e.endTermQuiet(st, "shutting down")
-	waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
-	if err := e.gate.WaitIdle(waitCtx); err != nil {
-		e.log.Warn().Str("event", "writes_unfinished").Err(err).Msg("releasing the lease with writes still in flight")
-	}
-	cancel()
+	// endTermQuiet waits (bounded) for the writes in flight, lets them
+	// commit, and only then demotes: the Lease is still ours meanwhile.
+	<-st.demoted
 	cancelRun()
 	<-done
 	if ended {
@@ -546,9 +559,21 @@ func (e *Elector) endTermQuiet(st *termState, reason string) bool {
 
 	st.cancel()
 	e.m.isLeader.Set(0)
-	if e.hooks.OnDemote != nil {
-		e.hooks.OnDemote(st.term)
-	}
+	// Writes admitted in this term finish (and commit: the Secret's term
+	// fences them if a newer leader has bumped it) before the work is
+	// demoted, so a write walletd finished is acknowledged and the
+	// follower loop never reads walletd while one still runs there.
+	go func() {
+		defer close(st.demoted)
+		waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+		defer cancel()
+		if err := e.gate.WaitIdle(waitCtx); err != nil {
+			e.log.Warn().Str("event", "writes_unfinished").Int64("term", st.term).Err(err).Msg("ending the term with writes still in flight")
+		}
+		if e.hooks.OnDemote != nil {
+			e.hooks.OnDemote(st.term)
+		}
+	}()
 	to := e.obs.snapshot().holder()
 	if to == e.cfg.PodName {
 		to = ""

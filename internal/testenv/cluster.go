@@ -35,6 +35,9 @@ type ClusterOptions struct {
 	// APIServer overrides the API server address in the sidecars'
 	// kubeconfig (a TCPProxy in front of it, to cut connections).
 	APIServer func(pod int) string
+	// Walletd overrides the walletd address (host:port) a pod's sidecar
+	// talks to (a TCPProxy in front of it, to slow its answers).
+	Walletd func(pod int, addr string) string
 	// ExtraArgs are added to every sidecar's command line.
 	ExtraArgs []string
 	// LogLevel is the sidecars' --log-level (default "debug", so tests see
@@ -203,11 +206,15 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	walletdAddr := "127.0.0.1:" + strconv.Itoa(p.Walletd.Port)
+	if c.Opts.Walletd != nil {
+		walletdAddr = c.Opts.Walletd(p.Index, walletdAddr)
+	}
 	p.Listen = "127.0.0.1:" + strconv.Itoa(listenPort)
 	p.ProxyAddr = "127.0.0.1:" + strconv.Itoa(proxyPort)
 	args := []string{"walletd",
 		"--listen", p.Listen, "--proxy-listen", p.ProxyAddr,
-		"--walletd-url", "http://127.0.0.1:" + strconv.Itoa(p.Walletd.Port),
+		"--walletd-url", "http://" + walletdAddr,
 		"--kubeconfig", kubeconfig, "--namespace", c.Namespace, "--pod-name", p.Name,
 		"--keystore-key-file", c.KeyFile,
 		"--lease-duration", c.Opts.LeaseDuration.String(),

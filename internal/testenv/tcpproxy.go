@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // TCPProxy forwards loopback connections to a target and can cut them:
@@ -19,6 +20,11 @@ type TCPProxy struct {
 	cut   bool
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+
+	// Answers (target → client) wait while held and for delay first.
+	answerMu sync.Mutex
+	delay    time.Duration
+	held     chan struct{} // closed when not held
 }
 
 // StartTCPProxy listens on a free loopback port and forwards to target.
@@ -27,7 +33,9 @@ func StartTCPProxy(target string) (*TCPProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcp proxy: %w", err)
 	}
-	p := &TCPProxy{target: target, l: l, conns: map[net.Conn]struct{}{}}
+	open := make(chan struct{})
+	close(open)
+	p := &TCPProxy{target: target, l: l, conns: map[net.Conn]struct{}{}, held: open}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -53,8 +61,69 @@ func (p *TCPProxy) Restore() {
 	p.mu.Unlock()
 }
 
+// SetDelay makes every answer from the target wait d before it is passed
+// on (0: none): a slow server, as its clients see it.
+func (p *TCPProxy) SetDelay(d time.Duration) {
+	p.answerMu.Lock()
+	p.delay = d
+	p.answerMu.Unlock()
+}
+
+// Hold keeps every answer from the target (requests still go through)
+// until Release: a server that did the work but whose answer is late.
+func (p *TCPProxy) Hold() {
+	p.answerMu.Lock()
+	defer p.answerMu.Unlock()
+	select {
+	case <-p.held:
+		p.held = make(chan struct{})
+	default:
+	}
+}
+
+// Release passes held answers on, and every later one.
+func (p *TCPProxy) Release() {
+	p.answerMu.Lock()
+	defer p.answerMu.Unlock()
+	select {
+	case <-p.held:
+	default:
+		close(p.held)
+	}
+}
+
+// answerGate returns what an answer waits for now.
+func (p *TCPProxy) answerGate() (time.Duration, <-chan struct{}) {
+	p.answerMu.Lock()
+	defer p.answerMu.Unlock()
+	return p.delay, p.held
+}
+
+// copyAnswers passes the target's bytes to the client, each read waiting
+// for the hold and the delay; it ends when either side closes.
+func (p *TCPProxy) copyAnswers(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			delay, held := p.answerGate()
+			if delay > 0 {
+				time.Sleep(delay) // the fault itself: a slow answer
+			}
+			<-held
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // Close stops the proxy and closes every connection.
 func (p *TCPProxy) Close() {
+	p.Release()
 	p.l.Close()
 	p.Cut()
 	p.wg.Wait()
@@ -111,6 +180,6 @@ func (p *TCPProxy) forward(in net.Conn) {
 	defer out.Close()
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
+	go func() { p.copyAnswers(in, out); done <- struct{}{} }()
 	<-done
 }

@@ -88,3 +88,43 @@ func TestTCPProxyCutsAndRestores(t *testing.T) {
 		t.Fatalf("after restore: %v", err)
 	}
 }
+
+func TestTCPProxyHoldsAndDelaysAnswers(t *testing.T) {
+	p, err := StartTCPProxy(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+
+	p.Hold()
+	if _, err := c.Write([]byte("held\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := r.ReadString('\n'); err == nil {
+		t.Fatalf("answer %q passed while held", line)
+	}
+	p.Release()
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if line, err := r.ReadString('\n'); err != nil || line != "held\n" {
+		t.Fatalf("after release: %q %v", line, err)
+	}
+
+	p.SetDelay(200 * time.Millisecond)
+	start := time.Now()
+	if _, err := c.Write([]byte("slow\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != "slow\n" {
+		t.Fatalf("delayed: %q %v", line, err)
+	}
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Fatalf("answer came after %s, before the delay", took)
+	}
+}

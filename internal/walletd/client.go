@@ -78,20 +78,7 @@ func New(rpc *jsonrpc.Client) *Client { return &Client{rpc: rpc} }
 func (c *Client) call(ctx context.Context, method string, params, result any) error {
 	raw, err := c.rpc.CallRaw(ctx, method, params)
 	if err != nil {
-		var rpcErr *jsonrpc.RPCError
-		if errors.As(err, &rpcErr) {
-			return &Error{Method: method, Code: rpcErr.Code, Message: sanitize(rpcErr.Message), Err: errRPC}
-		}
-		var httpErr *jsonrpc.HTTPError
-		if errors.As(err, &httpErr) {
-			return &Error{Method: method, Err: httpErr}
-		}
-		if errors.Is(err, jsonrpc.ErrMalformed) {
-			return &Error{Method: method, Err: jsonrpc.ErrMalformed}
-		}
-		// Transport errors (timeouts, refused connections) carry the URL
-		// and the cause, never the request body.
-		return &Error{Method: method, Err: err}
+		return c.wrap(method, err)
 	}
 	if result == nil {
 		return nil
@@ -102,6 +89,25 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 		return &Error{Method: method, Err: fmt.Errorf("%w: undecodable result", jsonrpc.ErrMalformed)}
 	}
 	return nil
+}
+
+// wrap rebuilds a failed call's error without RPC error data or response
+// bytes.
+func (c *Client) wrap(method string, err error) error {
+	var rpcErr *jsonrpc.RPCError
+	if errors.As(err, &rpcErr) {
+		return &Error{Method: method, Code: rpcErr.Code, Message: sanitize(rpcErr.Message), Err: errRPC}
+	}
+	var httpErr *jsonrpc.HTTPError
+	if errors.As(err, &httpErr) {
+		return &Error{Method: method, Err: httpErr}
+	}
+	if errors.Is(err, jsonrpc.ErrMalformed) {
+		return &Error{Method: method, Err: jsonrpc.ErrMalformed}
+	}
+	// Transport errors (timeouts, refused connections) carry the URL and
+	// the cause, never the request body.
+	return &Error{Method: method, Err: err}
 }
 
 var errRPC = errors.New("rpc error")
@@ -201,6 +207,35 @@ func (c *Client) ImportIdentityKeys(ctx context.Context, secrets ...Secret) ([]K
 	}
 	err := c.call(ctx, MethodImportIdentityKeys, map[string]any{"keys": secretParams(secrets)}, &r)
 	return r.Keys, err
+}
+
+// importEnd ends a quiet identity import: not an identity secret, so
+// walletd stops at it with errImportEnd, after inserting every key before it.
+const importEnd = "idsec-end-of-import"
+
+// errImportEnd is walletd's error data for importEnd
+// (factom.GetIdentityKey's error).
+const errImportEnd = `"invalid Identity Private Key"`
+
+// ImportIdentityKeysQuietly imports idsec... secrets without walletd
+// printing them. walletd v2.4.2 prints the params of every successful call
+// but import-addresses, import-koinify and unlock-wallet, so a successful
+// import-identity-keys puts its secrets on walletd's stdout (kubectl logs).
+// walletd inserts the keys one by one and prints nothing for a call that
+// fails, so the batch ends with a key that is not one: walletd has inserted
+// every real key when it refuses that last one, and that refusal is the
+// success this method reports. Any other answer is an error.
+func (c *Client) ImportIdentityKeysQuietly(ctx context.Context, secrets ...Secret) error {
+	keys := append(secretParams(secrets), secretParam{Secret: importEnd})
+	_, err := c.rpc.CallRaw(ctx, MethodImportIdentityKeys, map[string]any{"keys": keys})
+	var rpcErr *jsonrpc.RPCError
+	if errors.As(err, &rpcErr) && rpcErr.Code == -32603 && string(rpcErr.Data) == errImportEnd {
+		return nil
+	}
+	if err == nil {
+		return &Error{Method: MethodImportIdentityKeys, Err: errors.New("walletd accepted the end marker of a quiet import")}
+	}
+	return c.wrap(MethodImportIdentityKeys, err)
 }
 
 // RemoveAddress calls remove-address with a public FA.../EC... address.

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
@@ -203,12 +201,7 @@ func TestDemotedLeaderUndoesUncommittedWrites(t *testing.T) {
 // taken back from its walletd before the next write, so the leader does not
 // keep (or serve reads of) a key the keystore does not hold.
 func TestLeaderRollsBackFailedCommit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: needs the API server and walletd")
-	}
-	deleteSecret(t)
-	ctx := context.Background()
-	key := newSealKey(t)
+	key := freshKeystore(t)
 	leader := newLeader(t, key, testPods[0], 1)
 	res, err := write(t, leader, 1, walletd.MethodGenerateFactoidAddress, nil)
 	if err != nil {
@@ -216,22 +209,9 @@ func TestLeaderRollsBackFailedCommit(t *testing.T) {
 	}
 	acked := generated(t, res)
 
-	// Another writer touches the Secret: the leader's next conditional
-	// update conflicts.
-	touch := func() {
-		t.Helper()
-		sec, err := adminClient(t).CoreV1().Secrets(testenv.KubeTestNamespace).Get(ctx, testSecret, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sec.Labels == nil {
-			sec.Labels = map[string]string{}
-		}
-		sec.Labels["touched"] = time.Now().Format("150405.000000")
-		if _, err := adminClient(t).CoreV1().Secrets(testenv.KubeTestNamespace).Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Another writer touches the Secret (touchSecret): the leader's next
+	// conditional update conflicts.
+	touch := func() { touchSecret(t) }
 	other, err := keystore.NewDeriver(walletd.Secret("legal winner thank year wave sausage worth useful legal winner thank yellow"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package walletsync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,10 @@ func (r *Replicator) RunFollower(ctx context.Context) error {
 		case <-r.wake:
 		case <-retry.C:
 		case <-verify.C:
+			if role(r.role.Load()) == roleLeader {
+				r.verifyLeader(ctx)
+				continue
+			}
 			if r.verify(ctx) {
 				continue
 			}
@@ -62,6 +67,12 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 	if role(r.role.Load()) != roleFollower {
 		return nil
 	}
+	if r.writing {
+		// A write admitted before the demotion is still running on
+		// walletd; its Commit or Abort signals once it has ended.
+		r.setInSync(false, "a write admitted while leading is still running on walletd")
+		return nil
+	}
 	if sec == nil {
 		r.setInSync(false, "the keystore Secret does not exist yet (the first leader creates it)")
 		return nil
@@ -72,6 +83,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		return nil // retrying the same bytes cannot help; the next version will come by the watch
 	}
 	r.seen.Store(snap.Generation)
+	r.noteTerm(snap.Term)
 	d, err := r.deriver(snap.State.Seed)
 	if err != nil {
 		r.reportRejected(ctx, sec.ResourceVersion, err)
@@ -142,10 +154,9 @@ func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
 	go r.events.warn(context.Background(), "KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
 }
 
-// verify spot-checks an in-sync follower's walletd: the newest derived key
-// of each kind (that was not removed) must still be there. It reports
-// whether all is well; if not, the view of walletd is dropped and the
-// caller reconciles (a full rebuild and replay).
+// verify spot-checks an in-sync follower's walletd (spotCheck). It
+// reports whether all is well; if not, the view of walletd is dropped and
+// the caller reconciles (a full rebuild and replay).
 func (r *Replicator) verify(ctx context.Context) bool {
 	if role(r.role.Load()) != roleFollower {
 		return true
@@ -155,10 +166,21 @@ func (r *Replicator) verify(ctx context.Context) bool {
 	if role(r.role.Load()) != roleFollower || r.local == nil || r.lastApplied == nil || !r.inSync.Load() {
 		return true
 	}
-	st := r.lastApplied.State
+	if err := r.spotCheck(ctx, r.lastApplied.State); err != nil {
+		r.local = nil
+		r.setInSync(false, "walletd no longer holds the keystore: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// spotCheck looks up the newest derived key of each kind that st holds
+// (not removed): a walletd restarted on an emptied or another wallet file,
+// or unreachable, fails it. Caller holds mu.
+func (r *Replicator) spotCheck(ctx context.Context, st *keystore.State) error {
 	d, err := r.deriver(st.Seed)
 	if err != nil {
-		return true
+		return nil
 	}
 	for _, kind := range keystore.Kinds {
 		for i := int64(st.Next.Get(kind)) - 1; i >= 0; i-- {
@@ -172,14 +194,12 @@ func (r *Replicator) verify(ctx context.Context) bool {
 				_, err = r.cfg.Walletd.Address(ctx, k.Public)
 			}
 			if err != nil {
-				r.local = nil
-				r.setInSync(false, "walletd no longer holds the keystore: "+err.Error())
 				r.log.Warn().Str("event", "keystore_walletd_changed").Str("kind", string(kind)).Str("public", k.Public).Err(err).
 					Msg("walletd lost a replicated key (restarted on another wallet, or unreachable); replaying")
-				return false
+				return fmt.Errorf("%s key #%d: %w", kind, i, err)
 			}
 			break
 		}
 	}
-	return true
+	return nil
 }

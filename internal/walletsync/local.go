@@ -129,14 +129,15 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 
 	// want: every key st says walletd must hold.
 	want := make(map[string]keystore.Kind, len(st.Imported))
-	var addrs, ids []walletd.Secret
+	var addrs []walletd.Secret
+	var ids []walletd.Key
 	err := st.EachHeldDerived(d, func(kind keystore.Kind, k walletd.Key) {
 		want[k.Public] = kind
 		if _, ok := v.present[k.Public]; ok {
 			return
 		}
 		if kind == keystore.ID {
-			ids = append(ids, k.Secret)
+			ids = append(ids, k)
 		} else {
 			addrs = append(addrs, k.Secret)
 		}
@@ -155,7 +156,7 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 			continue
 		}
 		if imp.Kind == keystore.ID {
-			ids = append(ids, imp.Secret)
+			ids = append(ids, walletd.Key{Public: imp.Public, Secret: imp.Secret})
 		} else {
 			addrs = append(addrs, imp.Secret)
 		}
@@ -177,11 +178,16 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 	}
 	for len(ids) > 0 {
 		n := min(batch, len(ids))
-		keys, err := w.ImportIdentityKeys(ctx, ids[:n]...)
-		if err != nil {
+		secrets := make([]walletd.Secret, n)
+		for i, k := range ids[:n] {
+			secrets[i] = k.Secret
+		}
+		// Quietly: walletd prints a successful import-identity-keys'
+		// secrets to its output.
+		if err := w.ImportIdentityKeysQuietly(ctx, secrets...); err != nil {
 			return fmt.Errorf("replay identity imports: %w", err)
 		}
-		for _, k := range keys {
+		for _, k := range ids[:n] {
 			v.present[k.Public] = keystore.ID
 		}
 		r.metrics.replayed.WithLabelValues("import").Add(float64(n))

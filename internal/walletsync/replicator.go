@@ -2,7 +2,6 @@ package walletsync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -83,12 +82,15 @@ type Replicator struct {
 	stale       bool            // leader: last write's outcome unknown, reload first
 	fenced      bool            // leader: the Secret has a newer term
 	dirty       bool            // leader: walletd may hold a change the Secret does not (a failed commit)
+	writing     bool            // a prepared proxy write is running on walletd (Prepare until Commit or Abort)
 	local       *localView      // follower: what walletd holds
 	lastApplied *store.Snapshot // follower: last version applied to walletd
 	derivers    map[walletd.Secret]*keystore.Deriver
 
 	role       atomic.Int32
-	leaderTerm atomic.Int64
+	leaderTerm atomic.Int64 // the term being promoted or led; 0 once demoted
+	demotions  atomic.Int64 // counts Demote calls, so a promotion sees one that came meanwhile
+	storedTerm atomic.Int64 // the highest term seen in the Secret
 	preempt    atomic.Bool
 
 	// Follower status, read by probes without locking.
@@ -196,228 +198,6 @@ func (r *Replicator) Status() map[string]any {
 	return r.ReadyCheck()().Fields
 }
 
-// Commit is the proxy's Committer: called on the leader after walletd
-// answered the keystore write method(params) → result, while the proxy
-// holds its write lock. It returns nil only once the new keystore state is
-// in the Secret under term; any error means the client must get an error.
-// Errors contain no secret.
-func (r *Replicator) Commit(ctx context.Context, term int64, method string, params, result json.RawMessage) error {
-	start := r.cfg.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	err := r.commitLocked(ctx, term, method, params, result)
-	if err != nil && !errors.Is(err, ErrNotLeader) {
-		// walletd made a change that is not committed: take it back
-		// before the proxy lets the next write through.
-		r.dirty = true
-	}
-	if r.dirty {
-		r.repairLocked(ctx, term)
-	}
-	r.metrics.commitDuration.Observe(r.cfg.Now().Sub(start).Seconds())
-	r.metrics.commits.WithLabelValues(commitResult(err)).Inc()
-	return err
-}
-
-func commitResult(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.Is(err, ErrFenced), errors.Is(err, ErrNotLeader):
-		return "fenced"
-	case errors.Is(err, store.ErrConflict):
-		return "conflict"
-	case errors.Is(err, store.ErrTooLarge):
-		return "too_large"
-	default:
-		return "error"
-	}
-}
-
-func (r *Replicator) commitLocked(ctx context.Context, term int64, method string, params, result json.RawMessage) error {
-	if role(r.role.Load()) != roleLeader || r.leaderTerm.Load() != term || r.snap == nil {
-		return fmt.Errorf("commit %s under term %d: %w", method, term, ErrNotLeader)
-	}
-	if r.fenced {
-		return fmt.Errorf("commit %s under term %d: %w", method, term, ErrFenced)
-	}
-	if r.stale {
-		snap, err := r.cfg.Store.Load(ctx)
-		if err != nil {
-			return fmt.Errorf("commit %s: reload keystore: %w", method, err)
-		}
-		if snap.Term != term {
-			r.fence(term, snap.Term)
-			return fmt.Errorf("commit %s under term %d, stored term %d: %w", method, term, snap.Term, ErrFenced)
-		}
-		r.snap, r.stale = snap, false
-	}
-	d, err := r.deriver(r.snap.State.Seed)
-	if err != nil {
-		return fmt.Errorf("commit %s: %w", method, err)
-	}
-	if kind, ok := keystore.GenerateKind(method); ok {
-		// Whatever path the state takes below (incremental or a resync),
-		// a generated key the keystore already accounts for was handed
-		// out before: never acknowledge it again.
-		if err := r.snap.State.CheckGenerated(d, kind, result); err != nil {
-			if errors.Is(err, keystore.ErrAlreadyIssued) {
-				r.log.Error().Str("event", "keystore_key_reissued").Str("method", method).Err(err).
-					Uint32("counter", r.snap.State.Next.Get(kind)).
-					Msg("walletd handed out a key the keystore already holds; refusing the write (walletd's counter is behind the keystore)")
-			}
-			return fmt.Errorf("commit %s: %w", method, err)
-		}
-	}
-	next := r.snap.State.Clone()
-	change, err := next.Apply(d, method, params, result)
-	if err != nil {
-		if errors.Is(err, keystore.ErrDerivationMismatch) || errors.Is(err, keystore.ErrBadResult) || errors.Is(err, keystore.ErrNotKeystoreWrite) {
-			// The write cannot be applied incrementally: rebuild the
-			// state from walletd's whole keystore (a wallet-backup), so
-			// whatever walletd now holds is committed before the reply.
-			r.log.Warn().Str("event", "keystore_resync").Str("method", method).Str("reason", err.Error()).Msg("rebuilding the keystore from wallet-backup")
-			b, berr := r.cfg.Walletd.WalletBackup(ctx)
-			if berr != nil {
-				return fmt.Errorf("commit %s: resync: %w", method, berr)
-			}
-			if next, err = keystore.FromBackup(d, b, r.snap.State); err != nil {
-				if errors.Is(err, keystore.ErrSeedMismatch) {
-					r.log.Error().Str("event", "keystore_seed_mismatch").Msg("the leader's walletd seed differs from the replicated seed; refusing to commit")
-				}
-				return fmt.Errorf("commit %s: resync: %w", method, err)
-			}
-		} else {
-			return fmt.Errorf("commit %s: %w", method, err)
-		}
-	} else if change.Skipped > 0 {
-		r.log.Warn().Str("event", "keystore_counter_skipped").Str("kind", string(change.Kind)).
-			Uint32("index", change.Index).Uint32("skipped", change.Skipped).
-			Msg("walletd generated past the replicated counter; the skipped keys were never acknowledged to a client")
-	}
-	if next.Equal(r.snap.State) {
-		// Nothing new (e.g. an address imported twice): already durable.
-		return nil
-	}
-	snap, err := r.cfg.Store.Commit(ctx, r.snap, term, next)
-	if err != nil {
-		switch {
-		case errors.Is(err, store.ErrFenced):
-			r.fence(term, -1)
-		case errors.Is(err, store.ErrTooLarge):
-			r.log.Error().Str("event", "keystore_too_large").Int("imported", len(next.Imported)).Int("removed", len(next.Removed)).Msg("the keystore no longer fits one Secret; the write is refused")
-		default:
-			// Unknown outcome (timeout, conflict): reload before the
-			// next commit; the state walletd holds is re-derived then.
-			r.stale = true
-		}
-		return fmt.Errorf("commit %s: %w", method, err)
-	}
-	r.snap = snap
-	r.applied.Store(snap.Generation)
-	r.seen.Store(snap.Generation)
-	r.metrics.appliedGeneration.Set(float64(snap.Generation))
-	r.log.Debug().Str("event", "keystore_committed").Str("method", method).Int64("generation", snap.Generation).Int64("term", term).Str("public", change.Public).Msg("keystore write committed")
-	return nil
-}
-
-// repairTimeout bounds rolling back the leader's walletd after a failed
-// commit (the proxy holds its write lock meanwhile).
-const repairTimeout = 10 * time.Second
-
-// repairLocked brings the leader's walletd back to the last committed
-// keystore after a write whose commit failed (or whose outcome is
-// unknown): it reloads the Secret when the last commit's outcome is
-// unknown, then reconciles walletd with it exactly as a follower does —
-// restoring keys an uncommitted removal took away, removing keys an
-// uncommitted import or generate added. It runs inside Commit, under the
-// proxy's write lock, so no other write is in flight on walletd. If it
-// cannot finish (API server or walletd unreachable), r.dirty stays set and
-// the next Commit tries again; a demoted replica is reconciled by the
-// follower loop. Caller holds mu.
-func (r *Replicator) repairLocked(ctx context.Context, term int64) {
-	if role(r.role.Load()) != roleLeader || r.leaderTerm.Load() != term || r.fenced || r.snap == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), repairTimeout)
-	defer cancel()
-	if r.stale {
-		snap, err := r.settleLocked(ctx, term)
-		if err != nil {
-			return
-		}
-		r.snap, r.stale = snap, false
-		r.applied.Store(snap.Generation)
-		r.seen.Store(snap.Generation)
-		r.metrics.appliedGeneration.Set(float64(snap.Generation))
-	}
-	d, err := r.deriver(r.snap.State.Seed)
-	if err != nil {
-		return
-	}
-	v, err := buildLocal(ctx, r.cfg.Walletd, d, r.snap.State, r.cfg.Now())
-	if err == nil {
-		err = r.replay(ctx, d, v, r.snap.State, func() bool { return false }, true)
-	}
-	if err != nil {
-		r.log.Warn().Str("event", "keystore_rollback_failed").Int64("generation", r.snap.Generation).Err(err).
-			Msg("could not bring walletd back to the keystore after a failed commit; retrying with the next write")
-		return
-	}
-	r.dirty = false
-	r.log.Info().Str("event", "keystore_rolled_back").Int64("generation", r.snap.Generation).
-		Msg("walletd brought back to the committed keystore after a failed commit")
-}
-
-// settleAttempts bounds how often settleLocked re-reads after a conflict.
-const settleAttempts = 3
-
-// settleLocked makes the outcome of a commit whose answer was lost final
-// before walletd is rolled back to the Secret. An update sent before a
-// timeout can still reach the API server after a reload has read the
-// version before it; rolling walletd back to that version would then drop a
-// key the Secret holds. A conditional write of the reloaded state moves the
-// resourceVersion on, so the late update can no longer land; if it landed
-// first, this write conflicts and the next read sees it. Caller holds mu.
-func (r *Replicator) settleLocked(ctx context.Context, term int64) (*store.Snapshot, error) {
-	var err error
-	for range settleAttempts {
-		var snap *store.Snapshot
-		if snap, err = r.cfg.Store.Load(ctx); err != nil {
-			return nil, err
-		}
-		if snap.Term != term {
-			r.fence(term, snap.Term)
-			return nil, fmt.Errorf("settle under term %d, stored term %d: %w", term, snap.Term, ErrFenced)
-		}
-		var settled *store.Snapshot
-		settled, err = r.cfg.Store.Commit(ctx, snap, term, snap.State)
-		switch {
-		case err == nil:
-			return settled, nil
-		case errors.Is(err, store.ErrFenced):
-			r.fence(term, -1)
-			return nil, err
-		case !errors.Is(err, store.ErrConflict):
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("settle the keystore: %w", err)
-}
-
-func (r *Replicator) fence(term, stored int64) {
-	if r.fenced {
-		return
-	}
-	r.fenced = true
-	ev := r.log.Error().Str("event", "keystore_fenced").Int64("term", term)
-	if stored >= 0 {
-		ev = ev.Int64("storedTerm", stored)
-	}
-	ev.Msg("a newer leader bumped the keystore term; refusing writes")
-	go r.events.warn(context.Background(), "KeystoreFenced", "keystore write under term %d refused: a newer leader holds the keystore", term)
-}
-
 // Promote is the leader's OnPromote hook: it loads the Secret (creating it
 // from this walletd's wallet-backup if there is none yet), brings this
 // walletd up to it exactly as a follower would, adopts any derivation
@@ -427,6 +207,10 @@ func (r *Replicator) fence(term, stored int64) {
 // another seed.
 func (r *Replicator) Promote(ctx context.Context, term int64) error {
 	start := r.cfg.Now()
+	// Set before anything else, so OnDemote(term) during the promotion
+	// demotes it and a stale OnDemote of an earlier term does not.
+	r.leaderTerm.Store(term)
+	demotions := r.demotions.Load()
 	r.preempt.Store(true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -434,9 +218,17 @@ func (r *Replicator) Promote(ctx context.Context, term int64) error {
 	r.role.Store(int32(rolePromoting))
 	r.setInSync(false, "promoting")
 	err := r.promoteLocked(ctx, term)
+	if err == nil && r.demotions.Load() != demotions {
+		// Demote came while promoting: becomeLeader must not outlive it.
+		// Demote counts before it stores the role, so either this sees
+		// the count or Demote's role store comes after becomeLeader's.
+		err = fmt.Errorf("promote to term %d: demoted during the promotion: %w", term, ErrNotLeader)
+	}
 	took := r.cfg.Now().Sub(start)
 	r.metrics.promoteDuration.Observe(took.Seconds())
 	if err != nil {
+		r.leaderTerm.CompareAndSwap(term, 0)
+		r.snap = nil
 		r.role.Store(int32(roleFollower))
 		r.local = nil
 		r.setInSync(false, "promotion failed")
@@ -471,7 +263,12 @@ func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
 			}
 			return fmt.Errorf("promote: %w", err)
 		}
-		if snap.Term > term {
+		r.noteTerm(snap.Term)
+		// A term is used once: an equal stored term was written by the
+		// leader of that term (the Lease was deleted and its count started
+		// over). Only the Secret walletd-init created (generation 1) may be
+		// taken over under its own term.
+		if snap.Term > term || (snap.Term == term && snap.Generation > 1) {
 			return fmt.Errorf("promote to term %d, stored term %d: %w", term, snap.Term, ErrFenced)
 		}
 		d, err := r.deriver(snap.State.Seed)
@@ -537,11 +334,10 @@ func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapsh
 }
 
 func (r *Replicator) becomeLeader(term int64, snap *store.Snapshot) {
-	r.snap, r.stale, r.fenced, r.dirty = snap, false, false, false
+	r.snap, r.stale, r.fenced, r.dirty, r.writing = snap, false, false, false, false
 	// The leader's walletd changes through the proxy from now on: the
 	// follower's view of it is rebuilt after a demotion.
 	r.local = nil
-	r.leaderTerm.Store(term)
 	r.role.Store(int32(roleLeader))
 	r.applied.Store(snap.Generation)
 	r.seen.Store(snap.Generation)
@@ -550,14 +346,19 @@ func (r *Replicator) becomeLeader(term int64, snap *store.Snapshot) {
 }
 
 // Demote ends leadership: Commit refuses from now on and the replica
-// follows the Secret again. It does not wait for an in-flight Commit (the
-// Secret's term fences that one).
+// follows the Secret again. The election calls it once the writes admitted
+// in the term have finished; a write still running on walletd (a bound
+// passed) keeps the follower loop off walletd until its Commit or Abort.
+// A Demote during Promote makes the promotion fail.
 func (r *Replicator) Demote() {
 	r.leaderTerm.Store(0)
-	if role(r.role.Load()) == roleFollower {
+	// Counted before the role changes: a promotion that stores "leader"
+	// after this Swap has read the count after it, and fails.
+	r.demotions.Add(1)
+	was := role(r.role.Swap(int32(roleFollower)))
+	if was == roleFollower {
 		return
 	}
-	r.role.Store(int32(roleFollower))
 	r.setInSync(false, "demoted; following the keystore again")
 	r.log.Info().Str("event", "keystore_demoted").Msg("keystore writes closed; following")
 	go func() {
@@ -568,6 +369,23 @@ func (r *Replicator) Demote() {
 		r.mu.Unlock()
 		r.signal()
 	}()
+}
+
+// noteTerm records a term seen in the Secret.
+func (r *Replicator) noteTerm(t int64) {
+	for cur := r.storedTerm.Load(); t > cur && !r.storedTerm.CompareAndSwap(cur, t); cur = r.storedTerm.Load() {
+	}
+}
+
+// TermFloor is the lowest term this replica may lead under: above every
+// term it has seen in the Secret. The election takes the Lease with at
+// least this term, so a Lease deleted and created again (its transition
+// count back at 0) never hands out a term a leader has already used.
+func (r *Replicator) TermFloor() int64 {
+	if r.seen.Load() > 1 {
+		return r.storedTerm.Load() + 1 // a leader has written under it
+	}
+	return r.storedTerm.Load()
 }
 
 func (r *Replicator) signal() {

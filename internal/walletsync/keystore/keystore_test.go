@@ -165,6 +165,16 @@ func TestApply(t *testing.T) {
 		if err != nil || ch.Skipped != 3 || s.Next.EC != 4 {
 			t.Fatalf("%+v %v next=%d", ch, err, s.Next.EC)
 		}
+		// The skipped keys were never acknowledged: recorded as removed, so
+		// no follower replaying the counter keeps them.
+		for i := uint32(0); i < 3; i++ {
+			if !s.IsRemoved(key(EC, i).Public) {
+				t.Errorf("skipped EC #%d is not recorded as removed", i)
+			}
+		}
+		if s.IsRemoved(key(EC, 3).Public) {
+			t.Error("the generated key is recorded as removed")
+		}
 	})
 	t.Run("a key below the counter is a mismatch", func(t *testing.T) {
 		s := s.Clone()
@@ -269,6 +279,17 @@ func TestFromBackup(t *testing.T) {
 	}
 	if len(s.Imported) != 1 || s.Imported[0].Public != imp.Public {
 		t.Errorf("imported %+v", s.Imported)
+	}
+	// A keystore made from a walletd alone (createFirst, also after the
+	// Secret was deleted) records the derived keys walletd lacks below the
+	// counter as removed: no replica may restore them.
+	for i := uint32(0); i < 4; i++ {
+		if !s.IsRemoved(mustKey(t, d, EC, i).Public) {
+			t.Errorf("EC #%d, absent below the counter, is not recorded as removed", i)
+		}
+	}
+	if len(s.Removed) != 4 {
+		t.Errorf("removed %d keys, want the 4 EC holes", len(s.Removed))
 	}
 	prev := &State{Seed: seed, Next: Counters{FCT: 9}, Removed: []Removed{{FCT, mustKey(t, d, FCT, 7).Public}, {FCT, mustKey(t, d, FCT, 0).Public}}}
 	s, err = FromBackup(d, &b, prev)

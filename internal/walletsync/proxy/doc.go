@@ -61,15 +61,26 @@
 //
 // On the leader a leader-only request takes the write lock (waiting within
 // RequestTimeout), then Gate.BeginWrite (so the term belongs to the write
-// that runs now), calls walletd, commits keystore writes, calls done and
-// releases the lock, and only then writes the reply. Once sent to walletd a
-// write is finished and committed even if the client goes away
-// (CommitTimeout starts when walletd answers). A write that times out at
-// walletd is answered with an error, but walletd may still apply it after
-// the lock is released; WalletdTimeout (15 s) is far above walletd's normal
-// write time (≈ 50 ms) so that only a hung walletd gets there. The
-// replicated store must tolerate such a change it never saw committed (the
-// next commit carries the keystore state).
+// that runs now), calls walletd, calls done and releases the lock, and only
+// then writes the reply. Once sent to walletd a write is finished even if
+// the client goes away.
+//
+// A keystore write (and an unknown method) goes further, because walletd can
+// change its keystore without answering with a result:
+//
+//   - it is not sent with less than its walletd timeout left
+//     (min(WalletdTimeout, RequestTimeout/2)), nor while the Committer says
+//     an earlier write's change is not taken back yet (Committer.Prepare);
+//     an import of more than MaxImportKeys keys is refused (walletd syncs
+//     its file once per key, ≈ 40 ms);
+//   - walletd's result is committed (Committer.Commit, CommitTimeout from
+//     walletd's answer) before the reply; any other answer — walletd's
+//     error (a batch imported up to its first bad key), a broken answer —
+//     ends it with Committer.Abort, which takes the partial change back;
+//   - a write walletd has not answered within its timeout is answered with
+//     a timeout at once, but keeps the write lock (and its place in the
+//     gate) until walletd answers, up to HoldTimeout, and is then taken
+//     back: no other write runs on walletd beside it.
 //
 // Params and results carry secrets: the proxy logs method, class, outcome,
 // duration and term, never params, results or walletd's error bodies.

@@ -119,6 +119,10 @@ func (f commitFunc) Commit(ctx context.Context, term int64, method string, param
 	return f(ctx, term, method, params, result)
 }
 
+func (commitFunc) Prepare(context.Context, int64) error { return nil }
+
+func (commitFunc) Abort(context.Context, int64, string, bool) error { return nil }
+
 type readGateFunc func() bool
 
 func (f readGateFunc) InSync() bool { return f() }

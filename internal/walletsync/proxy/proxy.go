@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,13 +34,27 @@ type Gate interface {
 	BeginWrite(ctx context.Context) (term int64, done func(), err error)
 }
 
-// Committer replicates the keystore change a successful write made.
+// Committer replicates the keystore change a write made. For each keystore
+// write the proxy calls Prepare before walletd, then exactly one of Commit
+// (walletd answered with a result) or Abort (any other outcome), all under
+// the write lock.
 type Committer interface {
+	// Prepare refuses a write that must not start: this replica is not the
+	// leader for term, or walletd still holds an earlier write's change
+	// that could not be taken back. Nothing is sent to walletd then.
+	Prepare(ctx context.Context, term int64) error
 	// Commit stores the keystore change of one write under term. It returns
 	// an error when the change is not durably replicated (store unreachable,
 	// term fenced): the proxy then tells the client the write failed. params
 	// and result carry secrets; the error text must not.
 	Commit(ctx context.Context, term int64, method string, params, result json.RawMessage) error
+	// Abort ends a write walletd did not answer with a result. unchanged
+	// says walletd refused it before acting (an unknown method, params that
+	// do not decode); otherwise walletd may have made part of the change
+	// (it imports a batch key by key and stops at the first bad one), or
+	// still be making it, and the Committer takes back whatever the store
+	// does not hold before the next write.
+	Abort(ctx context.Context, term int64, method string, unchanged bool) error
 }
 
 // ReadGate says whether this replica may serve reads.
@@ -58,6 +71,10 @@ const (
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultWalletdTimeout   = 15 * time.Second
 	DefaultCommitTimeout    = 10 * time.Second
+	DefaultHoldTimeout      = 30 * time.Second
+	// DefaultMaxImportKeys keeps an import well inside the walletd
+	// timeout: walletd syncs its file once per key (≈ 40 ms here).
+	DefaultMaxImportKeys = 100
 )
 
 // Options configure a Proxy. WalletdURL, Gate, Committer and ReadGate are
@@ -89,6 +106,16 @@ type Options struct {
 	// RequestTimeout or by the client going away: a change walletd has made
 	// gets its full chance to be committed.
 	CommitTimeout time.Duration
+	// HoldTimeout bounds how long a keystore write walletd has not
+	// answered within WalletdTimeout keeps the write lock after its client
+	// was told it timed out: walletd is still running it, and no other
+	// write may run beside it. Once walletd answers (or this passes) the
+	// write is taken back.
+	HoldTimeout time.Duration
+	// MaxImportKeys bounds the keys of one import-addresses or
+	// import-identity-keys call (more: an invalid-params error, nothing
+	// sent), so an import cannot outlast WalletdTimeout.
+	MaxImportKeys int
 	// Transport replaces the HTTP transport to walletd (tests).
 	Transport http.RoundTripper
 }
@@ -129,6 +156,12 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = DefaultCommitTimeout
+	}
+	if opts.HoldTimeout <= 0 {
+		opts.HoldTimeout = DefaultHoldTimeout
+	}
+	if opts.MaxImportKeys <= 0 {
+		opts.MaxImportKeys = DefaultMaxImportKeys
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -318,8 +351,14 @@ func (p *Proxy) write(ctx context.Context, r *http.Request, req request, c Class
 			"request timed out waiting for the write lock; nothing was sent to walletd")
 	}
 	// Released before the reply is written: a slow client must not hold up
-	// the writes queued behind it.
-	defer func() { <-p.writeLock }()
+	// the writes queued behind it. A keystore write walletd is still running
+	// keeps it (and its place in the gate) until walletd is done.
+	held := false
+	defer func() {
+		if !held {
+			<-p.writeLock
+		}
+	}()
 
 	// The gate is asked after the lock is held, so the term belongs to the
 	// write that runs now, not to one that queued before a failover.
@@ -333,36 +372,24 @@ func (p *Proxy) write(ctx context.Context, r *http.Request, req request, c Class
 		}
 		return errorReply(http.StatusOK, req.ID, rerr), outcome{name: outcomeNotLeader, level: zerolog.InfoLevel}
 	}
-	defer done()
+	defer func() {
+		if !held {
+			done()
+		}
+	}()
+	if c.Committed() {
+		return p.keystoreWrite(ctx, r, req, term, func() { <-p.writeLock; done() }, &held)
+	}
 
 	// Once a write is sent, the client going away must not abandon it
-	// halfway: walletd may have changed state that has to be committed.
+	// halfway.
 	deadline, _ := ctx.Deadline()
 	wctx, wcancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer wcancel()
-
 	up, out := p.call(wctx, r, req)
 	out.term, out.admitted = term, true
-	if out.name != outcomeOK {
-		return up.reply, out
-	}
-	if c.Committed() {
-		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CommitTimeout)
-		err := p.opts.Committer.Commit(cctx, term, req.Method, req.Params, up.result)
-		ccancel()
-		if err != nil {
-			return errorReply(http.StatusOK, req.ID, &rpcError{Code: CodeNotCommitted, Message: "write not committed: walletd's change could not be replicated, so it is not acknowledged; retry the request"}),
-				outcome{name: outcomeNotCommitted, term: term, admitted: true, err: fmt.Errorf("commit: %w", err), level: zerolog.ErrorLevel}
-		}
-	}
-	out.level = zerolog.InfoLevel
-	if c.Committed() {
-		// The fencing token the write was committed under: clients (and the
-		// fault-injection suite's history) can tell which term acknowledged it.
-		if up.reply.header == nil {
-			up.reply.header = http.Header{}
-		}
-		up.reply.header.Set(TermHeader, strconv.FormatInt(term, 10))
+	if out.name == outcomeOK {
+		out.level = zerolog.InfoLevel
 	}
 	return up.reply, out
 }
@@ -371,14 +398,20 @@ const timeoutMessage = "walletd did not answer in time; a write may or may not h
 
 // upstream is walletd's answer.
 type upstream struct {
-	reply  reply
-	result json.RawMessage // set when walletd returned a result
+	reply   reply
+	result  json.RawMessage // set when walletd returned a result
+	errCode int             // walletd's JSON-RPC error code, when it sent one
 }
 
 // call forwards req to walletd. The outcome is outcomeOK only when walletd
 // returned a result.
 func (p *Proxy) call(ctx context.Context, r *http.Request, req request) (upstream, outcome) {
-	cctx, cancel := context.WithTimeout(ctx, p.opts.WalletdTimeout)
+	return p.forward(ctx, p.opts.WalletdTimeout, r, req)
+}
+
+// forward is call with its own bound on walletd's answer.
+func (p *Proxy) forward(ctx context.Context, timeout time.Duration, r *http.Request, req request) (upstream, outcome) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hreq, err := retryablehttp.NewRequestWithContext(cctx, http.MethodPost, p.target, req.encode())
 	if err != nil {
@@ -436,7 +469,11 @@ func (p *Proxy) call(ctx context.Context, r *http.Request, req request) (upstrea
 	}
 	rep := reply{status: http.StatusOK, body: body}
 	if len(env.Error) > 0 && !bytes.Equal(env.Error, jsonNull) {
-		return upstream{reply: rep}, outcome{name: outcomeWalletdError, level: zerolog.InfoLevel}
+		var e struct {
+			Code int `json:"code"`
+		}
+		_ = json.Unmarshal(env.Error, &e)
+		return upstream{reply: rep, errCode: e.Code}, outcome{name: outcomeWalletdError, level: zerolog.InfoLevel}
 	}
 	if len(env.Result) == 0 {
 		return upstream{reply: errorReply(http.StatusBadGateway, req.ID, &rpcError{Code: CodeWalletd, Message: "walletd's response has neither result nor error"})},

@@ -353,7 +353,10 @@ func TestAHungWalletdTimesOut(t *testing.T) {
 		commits.Add(1)
 		return nil
 	})
-	tp := newTestProxy(t, Options{WalletdURL: srv.URL, WalletdTimeout: 200 * time.Millisecond, RequestTimeout: 5 * time.Second, Committer: commit})
+	// A keystore write walletd has not answered keeps the write lock for
+	// HoldTimeout after its client got the timeout (walletd may still be
+	// running it); the next write waits for it.
+	tp := newTestProxy(t, Options{WalletdURL: srv.URL, WalletdTimeout: 200 * time.Millisecond, RequestTimeout: 5 * time.Second, HoldTimeout: 300 * time.Millisecond, Committer: commit})
 
 	for _, method := range []string{"properties", "generate-ec-address", "generate-ec-address"} {
 		start := time.Now()
@@ -388,7 +391,7 @@ func TestAWriteQueuedBehindASlowCommitTimesOutWithoutReachingWalletd(t *testing.
 			return ctx.Err()
 		}
 	})
-	tp := newTestProxy(t, Options{Committer: commit, RequestTimeout: 300 * time.Millisecond, CommitTimeout: 20 * time.Second})
+	tp := newTestProxy(t, Options{Committer: commit, RequestTimeout: 2 * time.Second, CommitTimeout: 20 * time.Second})
 
 	first := make(chan rpcResponse, 1)
 	go func() { first <- call(t, tp.URL, "generate-ec-address", nil) }()

@@ -261,12 +261,15 @@ func (s *Store) write(ctx context.Context, prev *Snapshot, term int64, next *key
 	case err == nil:
 		return s.snapshotOf(updated, next, term, gen), nil
 	case apierrors.IsConflict(err):
-		// Tell a fenced writer from a stale one by the stored term.
+		// Tell a fenced writer from a stale one by the stored term: only a
+		// higher term fences. A lower one is a late write of an older
+		// leader that landed after a promotion's load (BumpTerm): reload,
+		// catch up with it and bump again.
 		cur, gerr := s.get(ctx)
 		if gerr != nil {
 			return nil, fmt.Errorf("keystore update conflict, then: %w", gerr)
 		}
-		if stored, aerr := annotationInt(cur, AnnotationTerm); aerr == nil && stored != term {
+		if stored, aerr := annotationInt(cur, AnnotationTerm); aerr == nil && stored > term {
 			return nil, fmt.Errorf("write under term %d, stored term %d: %w", term, stored, ErrFenced)
 		}
 		return nil, fmt.Errorf("write generation %d: %w", gen, ErrConflict)
