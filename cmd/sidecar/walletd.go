@@ -18,6 +18,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
 	"github.com/factom-sidecar/factom-sidecar/internal/health"
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/kubemetrics"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 	"github.com/factom-sidecar/factom-sidecar/internal/server"
@@ -93,6 +94,11 @@ func (m *walletdMode) Setup(rt *runtime) error {
 		return err
 	}
 
+	// Before the first client and elector: client-go reads its metric
+	// hooks when they are built.
+	if err := kubemetrics.Register(rt.Registry); err != nil {
+		return err
+	}
 	restCfg, err := m.election.RESTConfig()
 	if err != nil {
 		return err
