@@ -141,6 +141,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		fmt.Fprintf(stderr, "sidecar %s: %v\n", name, err)
 		return exitUsage
 	}
+	logging.RouteKlog(log)
 	if err := serve(name, m, *listen, log); err != nil {
 		log.Error().Str("event", "sidecar_failed").Err(err).Msg("sidecar stopped with an error")
 		return exitFailure
