@@ -58,6 +58,14 @@ func newMetrics(reg prometheus.Registerer, sealedBytes func() (n int, ok bool)) 
 			Help: "Keys a follower wrote into its walletd, by operation (generate, import, remove).",
 		}, []string{"op"}),
 	}
+	// Known label values start at 0, so increase() in alert rules sees
+	// the first failure of a kind (a series born at 1 shows no increase).
+	for _, result := range []string{"ok", "fenced", "conflict", "too_large", "error"} {
+		m.commits.WithLabelValues(result)
+	}
+	for _, reason := range []string{"tampered", "wrong_key", "corrupt", "seed_mismatch"} {
+		m.rejected.WithLabelValues(reason)
+	}
 	if reg != nil {
 		reg.MustRegister(m.appliedGeneration, m.inSync, m.lag, m.commitDuration, m.commits, m.promoteDuration, m.rejected, m.replayed,
 			&sizeCollector{sealedBytes: sealedBytes})
