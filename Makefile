@@ -12,7 +12,7 @@ export FACTOM_SIDECAR_BIN_DIR := $(BIN)
 # factomd and walletd processes, and two cores do not fit several sets at once.
 TESTFLAGS ?= -p 1 -count=1 -timeout 40m
 
-.PHONY: all build tools test unit integration fuzz demo bench vet clean faults
+.PHONY: all build tools test unit integration fuzz demo bench vet clean faults monitoring-component
 
 all: build
 
@@ -58,6 +58,14 @@ PROMETHEUS_VERSION := 3.16.0
 $(BIN)/promtool: tools/prometheus/go.mod tools/prometheus/go.sum
 	@echo ">> building promtool"
 	cd tools/prometheus && $(GO) build -tags remove_all_sd -ldflags '-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)' -o $@ github.com/prometheus/prometheus/cmd/promtool
+
+# The kustomize component's copies of the chart's alert rules and dashboard
+# (the manifests tests fail when they differ).
+monitoring-component: $(BIN)/helm
+	{ echo '# Written by `make monitoring-component` from the chart (files/prometheus-rules.yaml): edit that file.'; \
+	  $(BIN)/helm template factom manifests/helm/factom-sidecar --set metrics.prometheusRule.enabled=true \
+	    --show-only templates/monitoring-prometheusrule.yaml | grep -v '^# Source:'; } > manifests/components/monitoring/prometheusrule.yaml
+	cp manifests/helm/factom-sidecar/files/dashboard.json manifests/components/monitoring/dashboard.json
 
 # Unit tests under the race detector first (fast), then every package,
 # integration tests included, against the real programs.
