@@ -25,17 +25,9 @@ var (
 		Name: "rest_client_requests_total",
 		Help: "HTTP requests client-go sent to the API server, by status code, method and host.",
 	}, []string{"code", "method", "host"})
-	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "rest_client_request_duration_seconds",
-		Help:    "client-go request latency, by verb and host.",
-		Buckets: latencyBuckets,
-	}, []string{"verb", "host"})
-	rateLimiterDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "rest_client_rate_limiter_duration_seconds",
-		Help:    "Time client-go requests waited for the client-side rate limiter, by verb and host.",
-		Buckets: latencyBuckets,
-	}, []string{"verb", "host"})
-	retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	requestDuration     = latencyHistogram("rest_client_request_duration_seconds", "client-go request latency, by verb and host.")
+	rateLimiterDuration = latencyHistogram("rest_client_rate_limiter_duration_seconds", "Time client-go requests waited for the client-side rate limiter, by verb and host.")
+	retries             = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rest_client_request_retries_total",
 		Help: "Requests client-go retried, by status code, verb and host.",
 	}, []string{"code", "verb", "host"})
@@ -51,6 +43,10 @@ var (
 	collectors = []prometheus.Collector{requests, requestDuration, rateLimiterDuration, retries, masterStatus, slowpath}
 	hookOnce   sync.Once
 )
+
+func latencyHistogram(name, help string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: latencyBuckets}, []string{"verb", "host"})
+}
 
 // Register makes client-go report into reg. client-go's hooks are process
 // wide and take their first setting only, so the metrics are shared by
