@@ -3,14 +3,12 @@ package manifests_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -186,30 +184,7 @@ func comparable(objs []*unstructured.Unstructured) map[string]map[string]any {
 func TestHelmChartRendersTheKustomizeBase(t *testing.T) {
 	base := comparable(decode(t, render(t, "kustomize", "build", "manifests/base")))
 	chart := comparable(decode(t, render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom")))
-	var keys []string
-	for k := range base {
-		keys = append(keys, k)
-	}
-	for k := range chart {
-		if _, ok := base[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b, inBase := base[k]
-		c, inChart := chart[k]
-		switch {
-		case !inBase:
-			t.Errorf("%s: rendered by the chart, not in the kustomize base", k)
-		case !inChart:
-			t.Errorf("%s: in the kustomize base, not rendered by the chart", k)
-		case !reflect.DeepEqual(b, c):
-			bj, _ := json.MarshalIndent(b, "", " ")
-			cj, _ := json.MarshalIndent(c, "", " ")
-			t.Errorf("%s differs\nbase:  %s\nchart: %s", k, bj, cj)
-		}
-	}
+	sameObjects(t, "the kustomize base", base, "the chart", chart)
 }
 
 func TestChartShipsTheTestedRole(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
@@ -140,16 +141,19 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		fmt.Fprintf(stderr, "sidecar %s: %v\n", name, err)
 		return exitUsage
 	}
-	if err := serve(m, *listen, log); err != nil {
+	logging.RouteKlog(log)
+	if err := serve(name, m, *listen, log); err != nil {
 		log.Error().Str("event", "sidecar_failed").Err(err).Msg("sidecar stopped with an error")
 		return exitFailure
 	}
 	return exitOK
 }
 
-func serve(m mode, listen string, log zerolog.Logger) error {
+func serve(name string, m mode, listen string, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// factom_sidecar_build_info{version,revision,goversion,...,mode} 1
+		versioncollector.NewCollector("factom_sidecar", versioncollector.WithExtraConstLabels(prometheus.Labels{"version": version.Version, "mode": name})))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	// /healthz is the sidecar's own liveness: the process serves HTTP. The

@@ -18,6 +18,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
 	"github.com/factom-sidecar/factom-sidecar/internal/health"
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/kubemetrics"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 	"github.com/factom-sidecar/factom-sidecar/internal/server"
@@ -26,6 +27,12 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 )
+
+// walletdFactomdMetricPrefix names the metrics about the factomd walletd
+// uses (factom_sidecar_walletd_factomd_ready, ...). A name of their own,
+// not a label, keeps every query on factom_sidecar_ready about factomd
+// nodes alone, including queries written without this project in mind.
+const walletdFactomdMetricPrefix = "factom_sidecar_walletd_factomd_"
 
 // walletdMode runs next to factom-walletd: walletd health, the leader
 // election, the keystore replication and the write-gating proxy.
@@ -82,10 +89,16 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	var err error
 	rpcURL := walletdRPCURL(m.walletdURL)
 	m.health = walletdhealth.NewForURL(rpcURL, walletdhealth.Options{}, rt.Log)
-	if m.factomdHealth, err = health.New(m.factomd, rt.Log.With().Str("target", "factomd").Logger(), rt.Registry, nil); err != nil {
+	if m.factomdHealth, err = health.NewWithOptions(m.factomd, rt.Log.With().Str("target", "factomd").Logger(), rt.Registry, nil,
+		health.Options{MetricPrefix: walletdFactomdMetricPrefix}); err != nil {
 		return err
 	}
 
+	// Before the first client and elector: client-go reads its metric
+	// hooks when they are built.
+	if err := kubemetrics.Register(rt.Registry); err != nil {
+		return err
+	}
 	restCfg, err := m.election.RESTConfig()
 	if err != nil {
 		return err

@@ -6,6 +6,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// metricPrefix names the metrics of a factomd-mode sidecar. walletd mode
+// watches the factomd its walletd uses under another prefix (Options), so
+// a query on factom_sidecar_ready means one thing: this factomd node.
 const metricPrefix = "factom_sidecar_"
 
 type metrics struct {
@@ -16,7 +19,9 @@ type metrics struct {
 	pollDuration                    *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
+	// Shadows the package default so every metric below takes prefix.
+	metricPrefix := prefix
 	gauge := func(name, help string) prometheus.Gauge {
 		return prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + name, Help: help})
 	}

@@ -96,6 +96,8 @@ type Options struct {
 	Resolver Resolver
 	// Transport for every JSON-RPC client (default: a fresh transport each).
 	Transport http.RoundTripper
+	// MetricPrefix replaces "factom_sidecar_" in every metric name.
+	MetricPrefix string
 }
 
 // Monitor polls factomd and its references and keeps cached verdicts.
@@ -136,7 +138,10 @@ func NewWithOptions(cfg Config, log zerolog.Logger, reg prometheus.Registerer, c
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	met, err := newMetrics(reg)
+	if opts.MetricPrefix == "" {
+		opts.MetricPrefix = metricPrefix
+	}
+	met, err := newMetrics(reg, opts.MetricPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -533,4 +533,8 @@ func TestElectionAndFailover(t *testing.T) {
 		lead, term = c.writableLeader(term, 2*time.Minute)
 		c.expectRoles(lead)
 	})
+
+	t.Run("every line the sidecars printed through these failovers is JSON", func(t *testing.T) {
+		c.everyLineIsJSON(t)
+	})
 }

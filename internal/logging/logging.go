@@ -6,7 +6,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/go-logr/zerologr"
 	"github.com/rs/zerolog"
+	"k8s.io/klog/v2"
 )
 
 // Levels are the accepted --log-level values, most verbose first.
@@ -40,4 +42,13 @@ func New(w io.Writer, format, level, component string) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("log format %q: want json or console", format)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", component).Logger(), nil
+}
+
+// RouteKlog sends client-go's klog output (lease renewal errors, watch
+// restarts, throttling notices) through log as JSON lines with
+// "logger":"client-go", instead of klog's own text lines on stderr, so a
+// log pipeline parses every line the sidecar prints. klog keeps its own
+// verbosity (0), so only its default lines are passed on.
+func RouteKlog(log zerolog.Logger) {
+	klog.SetLogger(zerologr.New(&log).WithName("client-go"))
 }

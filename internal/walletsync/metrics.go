@@ -1,6 +1,10 @@
 package walletsync
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+)
 
 type metrics struct {
 	appliedGeneration prometheus.Gauge
@@ -13,7 +17,9 @@ type metrics struct {
 	replayed          *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the replication metrics; sealedBytes reports the
+// size of the newest Secret seen (ok false before the first one).
+func newMetrics(reg prometheus.Registerer, sealedBytes func() (n int, ok bool)) *metrics {
 	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
 	m := &metrics{
 		appliedGeneration: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -52,8 +58,60 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Keys a follower wrote into its walletd, by operation (generate, import, remove).",
 		}, []string{"op"}),
 	}
+	// Known label values start at 0, so increase() in alert rules sees
+	// the first failure of a kind (a series born at 1 shows no increase).
+	for _, result := range []string{"ok", "fenced", "conflict", "too_large", "error"} {
+		m.commits.WithLabelValues(result)
+	}
+	for _, reason := range []string{"tampered", "wrong_key", "corrupt", "seed_mismatch"} {
+		m.rejected.WithLabelValues(reason)
+	}
 	if reg != nil {
-		reg.MustRegister(m.appliedGeneration, m.inSync, m.lag, m.commitDuration, m.commits, m.promoteDuration, m.rejected, m.replayed)
+		reg.MustRegister(m.appliedGeneration, m.inSync, m.lag, m.commitDuration, m.commits, m.promoteDuration, m.rejected, m.replayed,
+			&sizeCollector{sealedBytes: sealedBytes})
 	}
 	return m
+}
+
+// sizeCollector reports how full the keystore Secret is, read at scrape
+// time from the newest version the watch delivered, so operators see the
+// limit coming before writes fail with keystore_too_large. Nothing is
+// reported before the first version is seen.
+type sizeCollector struct {
+	sealedBytes func() (int, bool)
+}
+
+var (
+	sealedBytesDesc = prometheus.NewDesc("factom_sidecar_keystore_sealed_bytes",
+		"Size of the sealed keystore in the newest version of the Secret this replica has seen.", nil, nil)
+	sealedLimitDesc = prometheus.NewDesc("factom_sidecar_keystore_sealed_limit_bytes",
+		"Largest sealed keystore a commit may write (a Secret holds 1 MiB, less a margin for metadata).", nil, nil)
+	sizeRatioDesc = prometheus.NewDesc("factom_sidecar_keystore_size_ratio",
+		"Sealed keystore size as a fraction of its limit; at 1 keystore writes fail (keystore_too_large).", nil, nil)
+)
+
+func (c *sizeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sealedBytesDesc
+	ch <- sealedLimitDesc
+	ch <- sizeRatioDesc
+}
+
+func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(sealedLimitDesc, prometheus.GaugeValue, store.MaxSealedBytes)
+	n, ok := c.sealedBytes()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(sealedBytesDesc, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(sizeRatioDesc, prometheus.GaugeValue, float64(n)/store.MaxSealedBytes)
+}
+
+// sealedBytes is the sealed size in the newest Secret the watch delivered.
+func (r *Replicator) sealedBytes() (int, bool) {
+	r.latestMu.Lock()
+	defer r.latestMu.Unlock()
+	if r.latest == nil {
+		return 0, false
+	}
+	return len(r.latest.Data[store.DataKey]), true
 }

@@ -127,10 +127,10 @@ func New(cfg Config) (*Replicator, error) {
 	r := &Replicator{
 		cfg:      cfg,
 		log:      cfg.Log.With().Str("secret", cfg.Store.Name()).Logger(),
-		metrics:  newMetrics(cfg.Registerer),
 		derivers: map[walletd.Secret]*keystore.Deriver{},
 		wake:     make(chan struct{}, 1),
 	}
+	r.metrics = newMetrics(cfg.Registerer, r.sealedBytes)
 	r.events = &eventer{client: cfg.Kube, namespace: cfg.Namespace, pod: cfg.PodName, log: r.log}
 	r.reason.Store("keystore not read yet")
 	r.lastReject.Store("")
