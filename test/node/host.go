@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +82,51 @@ func (n *Node) cleanHost() {
 	if n.ipForward != "" {
 		_ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(n.ipForward), 0o644)
 	}
+}
+
+// cleanStale removes what an earlier node left behind when its test binary
+// was killed before Stop ran (a test timeout ends the process at once):
+// the processes in the kubelet's cgroups and the container shims of node
+// directories, then the same host-wide leftovers Stop removes.
+func cleanStale() {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			data, _ := os.ReadFile(p)
+			for _, pid := range strings.Fields(string(data)) {
+				if n, err := strconv.Atoi(pid); err == nil {
+					_ = syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
+			return nil
+		})
+	}
+	if out, err := exec.Command("pgrep", "-f", "containerd-shim.*-address "+os.TempDir()+"/factom-").Output(); err == nil {
+		for _, pid := range strings.Fields(string(out)) {
+			if n, err := strconv.Atoi(pid); err == nil {
+				_ = syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+	}
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "fst") {
+			_ = exec.Command("ip", "link", "delete", l.Name).Run()
+		}
+	}
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"nat", "filter", "mangle"} {
+			removeChains(bin, table, []string{"KUBE-", "CNI-"})
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "factom-*"))
+	for _, d := range dirs {
+		unmountUnder(d)
+	}
+	removeCgroups("kubepods")
 }
 
 // removeChains rewrites one table without the chains named with one of

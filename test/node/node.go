@@ -121,6 +121,7 @@ func Start(ctx context.Context, dir string) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	cleanStale()
 	n := &Node{IP: ip, dir: dir, bridge: "fst" + strconv.Itoa(os.Getpid()%100000)}
 	n.ipForward = readSysctl("net/ipv4/ip_forward")
 	if err := n.start(ctx); err != nil {
