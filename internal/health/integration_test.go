@@ -355,6 +355,10 @@ func TestStatusAndMetrics(t *testing.T) {
 	if len(refs) != 1 || body["networkHeightRule"] == "" || body["networkHeight"] == nil {
 		t.Fatalf("status body = %v", body)
 	}
+	// A real node at the tip holds its entries to within one block.
+	if lag, ok := num(body, "entryLag"); !ok || lag < 0 || lag > 1 {
+		t.Errorf("status entryLag = %v, want 0 or 1 on a node at the tip", body["entryLag"])
+	}
 	resp, err := httpClient.Get(n.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +366,8 @@ func TestStatusAndMetrics(t *testing.T) {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	for _, name := range []string{"factom_sidecar_local_height_blocks", "factom_sidecar_network_height_blocks", "factom_sidecar_lag_blocks",
-		"factom_sidecar_ready", "factom_sidecar_live", "factom_sidecar_poll_duration_seconds_bucket"} {
+		"factom_sidecar_ready", "factom_sidecar_live", "factom_sidecar_poll_duration_seconds_bucket",
+		"factom_sidecar_entry_height_blocks", "factom_sidecar_entry_lag_blocks"} {
 		if !strings.Contains(string(data), "\n"+name) {
 			t.Errorf("metric %s missing", name)
 		}
