@@ -88,3 +88,29 @@ func TestTCPProxyCutsAndRestores(t *testing.T) {
 		t.Fatalf("after restore: %v", err)
 	}
 }
+
+func TestTCPProxyHoldKeepsRequestsBackUntilRelease(t *testing.T) {
+	p, err := StartTCPProxy(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Hold()
+	done := make(chan error, 1)
+	go func() { done <- roundTrip(p.Addr()) }()
+	if err := Eventually(5*time.Second, 5*time.Millisecond, func() (bool, error) { return p.Waiting() == 1, nil }); err != nil {
+		t.Fatalf("the request never reached the hold: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("answered while held: %v", err)
+	default:
+	}
+	p.Release()
+	if err := <-done; err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if err := roundTrip(p.Addr()); err != nil {
+		t.Fatalf("after release, a new connection: %v", err)
+	}
+}
