@@ -245,6 +245,11 @@ func TestSyncingNodeIsNotReadyUntilCaughtUp(t *testing.T) {
 		if s.err != nil {
 			t.Fatalf("readyz at %s: %v", s.at.Format(time.RFC3339Nano), s.err)
 		}
+		// A syncing node downloads entries after directory blocks: never
+		// ready while they lag.
+		if entryLag, ok := num(s.body, "entryLag"); ok && entryLag > 1 && s.code == http.StatusOK {
+			t.Fatalf("readyz 200 at %s with entryLag %d: %v", s.at.Format(time.RFC3339Nano), entryLag, s.body)
+		}
 		lag, hasLag := num(s.body, "lag")
 		if s.code == http.StatusOK && (!hasLag || lag > maxLag) {
 			t.Fatalf("readyz 200 at %s with lag %v (max %d): %v", s.at.Format(time.RFC3339Nano), s.body["lag"], maxLag, s.body)
