@@ -65,6 +65,9 @@ type AuditResults struct {
 	// queued behind the write lock would wait for).
 	LoopWrites int
 	LoopWrite  ProxyLatency
+	// Compose calls slower than the loop's median write, per path: a
+	// compose queued behind the write lock would wait about that long.
+	SlowDirect, SlowProxy int
 }
 
 // MeasureAudit runs the audit-log path of an application on a real factomd
@@ -307,5 +310,13 @@ func (a auditWriters) latency(ctx context.Context, res *AuditResults, direct, pr
 	res.LatDirect, res.LatProxy = ProxyLatencies(d), ProxyLatencies(p)
 	res.OverheadP99 = res.LatProxy.P99 - res.LatDirect.P99
 	res.LoopWrites, res.LoopWrite = len(loop), ProxyLatencies(loop)
+	for i := range p {
+		if p[i] > res.LoopWrite.P50 {
+			res.SlowProxy++
+		}
+		if d[i] > res.LoopWrite.P50 {
+			res.SlowDirect++
+		}
+	}
 	return nil
 }
