@@ -36,9 +36,9 @@ CPU — factomd, three walletd, three sidecars, etcd, the API server and the wri
 so the proxy's own CPU per call is then a visible share of the total: measured once in-process on one
 core, a loopback round trip to a walletd-like server costs ≈ 37 µs of CPU and the same call through
 the proxy ≈ 100 µs, against a few hundred µs for a whole compose-entry (walletd's two factomd
-look-ups and the signature). Neither goal of 0.9× can be met by any extra HTTP hop on a machine whose
-cores are the bottleneck; on a cluster, where walletd's pod has CPU to spare, the hop costs latency
-only.`,
+look-ups and the signature); the rest of the gap is the hop's two extra wake-ups on cores that other
+processes keep busy (the proxy reuses its connections to walletd). On a cluster, where walletd's pod
+has CPU to spare, the hop costs latency only.`,
 	`For the same reason the three-replica figures cannot show a scale-out on this machine: composing is
 bound by the two cores, not by a replica. What the run does show is that compose-* no longer run one at
 a time behind the leader's write lock: they run in parallel through any replica's proxy, and during the
