@@ -1,5 +1,6 @@
 // Command bench runs every benchmark of the project in one run — factomd
-// health, leader election, the write-gating proxy and keystore replication —
+// health, leader election, the write-gating proxy, keystore replication and
+// audit-log writes —
 // against the real programs in bin/ (make tools), and rewrites
 // docs/BENCHMARKS.md with the figures beside their goals and baselines and
 // the machine they ran on.
@@ -24,7 +25,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/bench"
 )
 
-var areaKeys = []string{"health", "leader", "proxy", "keystore", "node"}
+var areaKeys = []string{"health", "leader", "proxy", "keystore", "audit", "node"}
 
 type config struct {
 	out      string
@@ -187,6 +188,7 @@ func skipped(key string) Area {
 		"proxy":    "Write-gating proxy (issue 4)",
 		"keystore": "Keystore replication (issue 4)",
 		"node":     "The shipped manifests on a real node (issue 10)",
+		"audit":    auditTitle,
 	}
 	return Area{Key: key, Title: titles[key], Skipped: true}
 }
@@ -262,6 +264,12 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 		a = nodeArea(res)
 		if err != nil {
 			a.Rows, a.Err = nil, err.Error()
+		}
+	case "audit":
+		res, err := bench.MeasureAudit(ctx, bench.AuditOptions{Dir: dir, Writers: []int{1, 8}, Rounds: 5, Block: 2 * time.Second, LatencyCalls: 1000, BlockTime: 6, Progress: sub})
+		a = auditArea(res)
+		if err != nil {
+			a.Err = err.Error()
 		}
 	}
 	return a

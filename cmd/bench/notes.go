@@ -5,7 +5,8 @@ package main
 
 const healthMethod = `Measured by ` + "`bench.MeasureHealth`" + ` (internal/bench/health.go). The built sidecar runs in factomd mode
 with default flags (poll every 2 s, timeout 1.5 s) against a loopback fake factomd that answers like a
-caught-up node, used as both the local node and one ` + "`--reference-url`" + ` (each poll is 4 JSON-RPC calls).
+caught-up node, used as both the local node and one ` + "`--reference-url`" + ` (each poll is 5 JSON-RPC calls: the
+local node's heights, current-minute and boot check, the reference's heights and current-minute).
 The load generator runs in the benchmark's process: %d keep-alive workers with a minimal HTTP/1.1 client
 (no transport goroutines, no allocation per request, its garbage collector off while it runs) paced by a
 schedule; latency is from writing the request to reading the whole body. The baseline is the same
@@ -23,7 +24,7 @@ the tail is scheduling on a shared machine. Compare p99 with the static baseline
 drawing conclusions.`,
 	`RSS is mostly the Go runtime plus client-go, which the one binary links for walletd mode (factomd
 mode does not use it).`,
-	`Idle CPU stays small because the poller makes two small calls per node per interval and probes answer
+	`Idle CPU stays small because the poller makes a few small calls per node per interval and probes answer
 from the cache. CPU is read from /proc/<pid>/stat in 10 ms ticks, so per-poll CPU is approximate.`,
 }
 

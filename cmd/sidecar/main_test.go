@@ -73,7 +73,9 @@ func TestFactomdHelpListsDefaults(t *testing.T) {
 		"--max-lag (env FACTOM_SIDECAR_MAX_LAG, default 2)",
 		"--reference-url (env FACTOM_SIDECAR_REFERENCE_URL",
 		"--poll-interval (env FACTOM_SIDECAR_POLL_INTERVAL, default 2s)",
-		"--max-block-age (env FACTOM_SIDECAR_MAX_BLOCK_AGE, default 30m0s)",
+		"--max-block-age (env FACTOM_SIDECAR_MAX_BLOCK_AGE, default auto)",
+		"--max-entry-lag (env FACTOM_SIDECAR_MAX_ENTRY_LAG, default 1)",
+		"--unready-after-failed-polls (env FACTOM_SIDECAR_UNREADY_AFTER_FAILED_POLLS, default 2)",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, stdout.String())

@@ -371,7 +371,8 @@ func healthMicro(url string) (testing.BenchmarkResult, testing.BenchmarkResult, 
 	return poll, readyz, nil
 }
 
-// steadyFactomd answers heights and current-minute like a caught-up node.
+// steadyFactomd answers heights, current-minute and the boot check like a
+// caught-up node.
 func newSteadyFactomd() *httptest.Server {
 	start := time.Now()
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -391,6 +392,8 @@ func newSteadyFactomd() *httptest.Server {
 		case "current-minute":
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"leaderheight":1000,"directoryblockheight":1000,"minute":3,"currentblockstarttime":%d,"currentminutestarttime":%d,"currenttime":%d,"directoryblockinseconds":600,"stalldetected":false,"faulttimeout":120,"roundtimeout":30}}`,
 				req.ID, start.UnixNano(), now, now)
+		case "multiple-ec-balances":
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"currentheight":1000,"lastsavedheight":1000,"balances":[{"ack":0,"saved":0,"err":"Address has not had a transaction"}]}}`, req.ID)
 		default:
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}`, req.ID)
 		}

@@ -28,6 +28,9 @@ type Config struct {
 	PodIP string
 
 	MaxLag int
+	// MaxEntryLag: most directory blocks whose entries the node may still
+	// lack (max(leaderheight, directoryblockheight) − entryheight) and be ready.
+	MaxEntryLag int
 	// OutlierBlocks: a reference more than this many blocks above every other
 	// source (reference or local) is ignored when choosing the network height.
 	OutlierBlocks int
@@ -37,37 +40,48 @@ type Config struct {
 	StaleAfter         time.Duration
 	StallWindow        time.Duration
 	UnresponsiveWindow time.Duration
-	MaxBlockAge        time.Duration
+	// MaxBlockAge bounds the current block's age; 0 follows the network:
+	// BlockAgeBlocks block times by factomd's directoryblockinseconds.
+	MaxBlockAge time.Duration
+	// UnreadyAfterFailedPolls: this many consecutive polls without an answer
+	// (timeout, refused) make the node not ready before StaleAfter; fewer
+	// (one slow answer) do not.
+	UnreadyAfterFailedPolls int
 }
 
-// Defaults. The block age bound is three mainnet blocks (600 s each).
+// Defaults. The block age bound follows the network's block time: three
+// blocks, and three mainnet blocks (600 s each) until factomd has said.
 const (
-	DefaultFactomdURL         = "http://127.0.0.1:8088"
-	DefaultPeerPort           = 8088
-	DefaultMaxLag             = 2
-	DefaultOutlierBlocks      = 10
-	DefaultPollInterval       = 2 * time.Second
-	DefaultPollTimeout        = 1500 * time.Millisecond
-	DefaultStaleAfter         = 10 * time.Second
-	DefaultStallWindow        = 10 * time.Minute
-	DefaultUnresponsiveWindow = 2 * time.Minute
-	DefaultMaxBlockAge        = 30 * time.Minute
+	DefaultFactomdURL              = "http://127.0.0.1:8088"
+	DefaultPeerPort                = 8088
+	DefaultMaxLag                  = 2
+	DefaultMaxEntryLag             = 1
+	DefaultUnreadyAfterFailedPolls = 2
+	BlockAgeBlocks                 = 3
+	DefaultOutlierBlocks           = 10
+	DefaultPollInterval            = 2 * time.Second
+	DefaultPollTimeout             = 1500 * time.Millisecond
+	DefaultStaleAfter              = 10 * time.Second
+	DefaultStallWindow             = 10 * time.Minute
+	DefaultUnresponsiveWindow      = 2 * time.Minute
+	DefaultMaxBlockAge             = BlockAgeBlocks * 600 * time.Second
 )
 
 // DefaultConfig returns the defaults; PodIP comes from POD_IP.
 func DefaultConfig() Config {
 	return Config{
-		FactomdURL:         DefaultFactomdURL,
-		PeerPort:           DefaultPeerPort,
-		PodIP:              os.Getenv("POD_IP"),
-		MaxLag:             DefaultMaxLag,
-		OutlierBlocks:      DefaultOutlierBlocks,
-		PollInterval:       DefaultPollInterval,
-		PollTimeout:        DefaultPollTimeout,
-		StaleAfter:         DefaultStaleAfter,
-		StallWindow:        DefaultStallWindow,
-		UnresponsiveWindow: DefaultUnresponsiveWindow,
-		MaxBlockAge:        DefaultMaxBlockAge,
+		FactomdURL:              DefaultFactomdURL,
+		PeerPort:                DefaultPeerPort,
+		PodIP:                   os.Getenv("POD_IP"),
+		MaxLag:                  DefaultMaxLag,
+		MaxEntryLag:             DefaultMaxEntryLag,
+		OutlierBlocks:           DefaultOutlierBlocks,
+		PollInterval:            DefaultPollInterval,
+		PollTimeout:             DefaultPollTimeout,
+		StaleAfter:              DefaultStaleAfter,
+		StallWindow:             DefaultStallWindow,
+		UnresponsiveWindow:      DefaultUnresponsiveWindow,
+		UnreadyAfterFailedPolls: DefaultUnreadyAfterFailedPolls,
 	}
 }
 
@@ -86,7 +100,34 @@ func (c *Config) RegisterFactomdFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StaleAfter, "stale-after", c.StaleAfter, "without a successful poll for this long, readiness reports stale; must exceed --poll-interval")
 	fs.DurationVar(&c.StallWindow, "stall-window", c.StallWindow, "liveness fails when the height has not advanced for this long while behind a moving network (or stalldetected)")
 	fs.DurationVar(&c.UnresponsiveWindow, "unresponsive-window", c.UnresponsiveWindow, "liveness fails when factomd's API has not answered for this long")
-	fs.DurationVar(&c.MaxBlockAge, "max-block-age", c.MaxBlockAge, "not ready when factomd's current block started longer ago than this (about 3 block times)")
+	fs.IntVar(&c.UnreadyAfterFailedPolls, "unready-after-failed-polls", c.UnreadyAfterFailedPolls, "this many consecutive polls that factomd does not answer (timeout, refused) make it not ready before --stale-after; one slow answer does not")
+	fs.Var((*blockAge)(&c.MaxBlockAge), "max-block-age", "not ready when factomd's current block started longer ago than this; auto: 3 of the network's block times (directoryblockinseconds), 30m until factomd says")
+}
+
+// blockAge is --max-block-age: a positive duration, or "auto" (0).
+type blockAge time.Duration
+
+func (b *blockAge) String() string {
+	if *b == 0 {
+		return "auto"
+	}
+	return time.Duration(*b).String()
+}
+
+func (b *blockAge) Set(v string) error {
+	if v == "auto" {
+		*b = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return fmt.Errorf("%s: must be positive (or auto)", d)
+	}
+	*b = blockAge(d)
+	return nil
 }
 
 // RegisterReferenceFlags registers the flags about the network height.
@@ -96,6 +137,7 @@ func (c *Config) RegisterReferenceFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PeerPort, "peer-port", c.PeerPort, "factomd API port on the peers found through --peer-service")
 	fs.StringVar(&c.PodIP, "pod-ip", c.PodIP, "this pod's IP, skipped among --peer-service records (default from POD_IP)")
 	fs.IntVar(&c.MaxLag, "max-lag", c.MaxLag, "most blocks factomd may be behind the network and still be ready")
+	fs.IntVar(&c.MaxEntryLag, "max-entry-lag", c.MaxEntryLag, "most blocks whose entries factomd may still lack (leaderheight − entryheight) and be ready")
 	fs.IntVar(&c.OutlierBlocks, "reference-outlier-blocks", c.OutlierBlocks, "a reference this many blocks above every other source is ignored")
 }
 
@@ -121,6 +163,15 @@ func (c *Config) Validate() error {
 	if c.MaxLag < 0 {
 		return config.Errorf("max-lag", "%d: must not be negative", c.MaxLag)
 	}
+	if c.MaxEntryLag < 0 {
+		return config.Errorf("max-entry-lag", "%d: must not be negative", c.MaxEntryLag)
+	}
+	if c.UnreadyAfterFailedPolls < 1 {
+		return config.Errorf("unready-after-failed-polls", "%d: must be at least 1", c.UnreadyAfterFailedPolls)
+	}
+	if c.MaxBlockAge < 0 {
+		return config.Errorf("max-block-age", "%s: must be positive (or 0 for auto)", c.MaxBlockAge)
+	}
 	if c.OutlierBlocks < 1 {
 		return config.Errorf("reference-outlier-blocks", "%d: must be at least 1", c.OutlierBlocks)
 	}
@@ -129,7 +180,7 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{
 		{"poll-interval", c.PollInterval}, {"poll-timeout", c.PollTimeout}, {"stale-after", c.StaleAfter},
-		{"stall-window", c.StallWindow}, {"unresponsive-window", c.UnresponsiveWindow}, {"max-block-age", c.MaxBlockAge},
+		{"stall-window", c.StallWindow}, {"unresponsive-window", c.UnresponsiveWindow},
 	} {
 		if d.v <= 0 {
 			return config.Errorf(d.flag, "%s: must be positive", d.v)
@@ -150,6 +201,18 @@ func (c *Config) Validate() error {
 		return config.Errorf("stall-window", "%s: must exceed --poll-interval (%s)", c.StallWindow, c.PollInterval)
 	}
 	return nil
+}
+
+// BlockAgeBound is the block age bound for a node's observation: the flag
+// when set, else BlockAgeBlocks of the block time the node reports.
+func (c *Config) BlockAgeBound(blockSeconds int64) time.Duration {
+	switch {
+	case c.MaxBlockAge > 0:
+		return c.MaxBlockAge
+	case blockSeconds > 0:
+		return BlockAgeBlocks * time.Duration(blockSeconds) * time.Second
+	}
+	return DefaultMaxBlockAge
 }
 
 // APIURL turns a factomd base URL into its JSON-RPC endpoint: the /v2 path

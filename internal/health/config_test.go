@@ -28,7 +28,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "stale-after within one interval", args: []string{"--stale-after=2s"}, wantFlag: "stale-after"},
 		{name: "negative stall window", args: []string{"--stall-window=-1m"}, wantFlag: "stall-window"},
 		{name: "zero unresponsive window", args: []string{"--unresponsive-window=0s"}, wantFlag: "unresponsive-window"},
-		{name: "zero max block age", args: []string{"--max-block-age=0s"}, wantFlag: "max-block-age"},
+		{name: "max block age auto", args: []string{"--max-block-age=auto"}},
+		{name: "negative max-entry-lag", args: []string{"--max-entry-lag=-1"}, wantFlag: "max-entry-lag"},
+		{name: "zero max-entry-lag is allowed", args: []string{"--max-entry-lag=0"}},
+		{name: "zero failed polls", args: []string{"--unready-after-failed-polls=0"}, wantFlag: "unready-after-failed-polls"},
 		{name: "peer service given as a URL", args: []string{"--peer-service=http://x"}, wantFlag: "peer-service"},
 		{name: "peer port out of range", args: []string{"--peer-port=70000"}, wantFlag: "peer-port"},
 		{name: "pod ip that is not an IP", args: []string{"--pod-ip=pod-0"}, wantFlag: "pod-ip"},
@@ -66,8 +69,45 @@ func TestDefaults(t *testing.T) {
 	cfg := DefaultConfig()
 	if cfg.FactomdURL != "http://127.0.0.1:8088" || cfg.MaxLag != 2 || cfg.PollInterval != 2*time.Second ||
 		cfg.PollTimeout != 1500*time.Millisecond || cfg.StaleAfter != 10*time.Second || cfg.StallWindow != 10*time.Minute ||
-		cfg.UnresponsiveWindow != 2*time.Minute || cfg.MaxBlockAge != 30*time.Minute || cfg.PeerPort != 8088 {
+		cfg.UnresponsiveWindow != 2*time.Minute || cfg.MaxBlockAge != 0 || cfg.PeerPort != 8088 ||
+		cfg.MaxEntryLag != 1 || cfg.UnreadyAfterFailedPolls != 2 {
 		t.Fatalf("defaults changed: %+v", cfg)
+	}
+}
+
+func TestMaxBlockAgeFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		seconds int64
+		want    time.Duration
+		wantErr bool
+	}{
+		{args: nil, seconds: 6, want: 18 * time.Second},
+		{args: nil, seconds: 600, want: 30 * time.Minute},
+		{args: nil, seconds: 0, want: 30 * time.Minute},
+		{args: []string{"--max-block-age=auto"}, seconds: 6, want: 18 * time.Second},
+		{args: []string{"--max-block-age=45s"}, seconds: 6, want: 45 * time.Second},
+		{args: []string{"--max-block-age=0s"}, wantErr: true},
+		{args: []string{"--max-block-age=-1m"}, wantErr: true},
+		{args: []string{"--max-block-age=soon"}, wantErr: true},
+	} {
+		cfg := DefaultConfig()
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg.RegisterFlags(fs)
+		err := fs.Parse(tc.args)
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "max-block-age") {
+				t.Errorf("%v: parse error = %v, want one naming max-block-age", tc.args, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := cfg.BlockAgeBound(tc.seconds); got != tc.want {
+			t.Errorf("%v with %d s blocks: bound %s, want %s", tc.args, tc.seconds, got, tc.want)
+		}
 	}
 }
 

@@ -23,6 +23,9 @@ type Heights struct {
 	// LeaderHeight is the node's own view of the leader's height; while the
 	// node syncs it equals its saved height, so it is never a network reference.
 	LeaderHeight int64 `json:"leaderheight"`
+	// EntryHeight is the highest directory block whose entries are all in
+	// the node's database: a node can be at the tip while it lags.
+	EntryHeight int64 `json:"entryheight"`
 }
 
 // CurrentMinute is factomd's answer to `current-minute`. Times are Unix nanoseconds.
@@ -32,8 +35,14 @@ type CurrentMinute struct {
 	CurrentBlockStartTime  int64 `json:"currentblockstarttime"`
 	CurrentMinuteStartTime int64 `json:"currentminutestarttime"`
 	CurrentTime            int64 `json:"currenttime"`
-	StallDetected          bool  `json:"stalldetected"`
+	// DirectoryBlockInSeconds is the network's block time; 0 when factomd
+	// did not say.
+	DirectoryBlockInSeconds int64 `json:"directoryblockinseconds"`
+	StallDetected           bool  `json:"stalldetected"`
 }
+
+// MaxBlockSeconds bounds a believable block time (mainnet: 600 s).
+const MaxBlockSeconds = 86_400
 
 // DecodeHeights parses the result of `heights`. Missing or non-integer
 // fields wrap jsonrpc.ErrMalformed; out-of-range heights wrap ErrInvalidHeight.
@@ -47,6 +56,9 @@ func DecodeHeights(raw []byte) (Heights, error) {
 		return Heights{}, fmt.Errorf("heights: %w", err)
 	}
 	if h.LeaderHeight, err = height(fields, "leaderheight"); err != nil {
+		return Heights{}, fmt.Errorf("heights: %w", err)
+	}
+	if h.EntryHeight, err = height(fields, "entryheight"); err != nil {
 		return Heights{}, fmt.Errorf("heights: %w", err)
 	}
 	return h, nil
@@ -82,6 +94,14 @@ func DecodeCurrentMinute(raw []byte) (CurrentMinute, error) {
 		}
 		if *t.dst < 0 {
 			return CurrentMinute{}, fmt.Errorf("current-minute: %w: %s is negative", jsonrpc.ErrMalformed, t.name)
+		}
+	}
+	if _, ok := fields["directoryblockinseconds"]; ok {
+		if cm.DirectoryBlockInSeconds, err = integer(fields, "directoryblockinseconds"); err != nil {
+			return CurrentMinute{}, fmt.Errorf("current-minute: %w", err)
+		}
+		if cm.DirectoryBlockInSeconds < 1 || cm.DirectoryBlockInSeconds > MaxBlockSeconds {
+			return CurrentMinute{}, fmt.Errorf("current-minute: %w: directoryblockinseconds %d out of range 1-%d", jsonrpc.ErrMalformed, cm.DirectoryBlockInSeconds, MaxBlockSeconds)
 		}
 	}
 	stall, ok := fields["stalldetected"]

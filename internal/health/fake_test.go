@@ -66,8 +66,14 @@ type fakeFactomd struct {
 	blockStart  time.Time
 	notFollow   bool
 	stall       bool
-	calls       int
-	hangStarted chan struct{}
+	entryBehind int64 // entryheight this far below directoryblockheight
+	// blockSeconds is directoryblockinseconds (0: 600).
+	blockSeconds int64
+	notBooted    bool // "Not fully booted" from balance look-ups
+	noBalances   bool // no multiple-ec-balances ("Method not found")
+	garbledBoot  bool // multiple-ec-balances without balances
+	calls        int
+	hangStarted  chan struct{}
 }
 
 func newFake(t testing.TB, clock *fakeClock, height int64) *fakeFactomd {
@@ -103,9 +109,13 @@ func (f *fakeFactomd) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls++
 	behave, height, leader, minute, blockStart, notFollow, stall := f.behave, f.height, f.leader, f.minute, f.blockStart, f.notFollow, f.stall
+	entry, blockSeconds, notBooted, noBalances, garbledBoot := f.height-f.entryBehind, f.blockSeconds, f.notBooted, f.noBalances, f.garbledBoot
 	f.mu.Unlock()
 	if leader == 0 {
 		leader = height
+	}
+	if blockSeconds == 0 {
+		blockSeconds = 600
 	}
 	now := f.clock.Now()
 	reply := func(result string) {
@@ -114,7 +124,10 @@ func (f *fakeFactomd) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch behave {
 	case behaveHang:
-		f.hangStarted <- struct{}{}
+		select {
+		case f.hangStarted <- struct{}{}:
+		default: // nobody waits for this many hangs
+		}
 		<-r.Context().Done()
 		return
 	case behaveDrop:
@@ -145,7 +158,7 @@ func (f *fakeFactomd) serve(w http.ResponseWriter, r *http.Request) {
 		case behaveAbsurd:
 			reply(`{"directoryblockheight":4000000000,"leaderheight":3,"entryblockheight":0,"entryheight":0}`)
 		default:
-			reply(fmt.Sprintf(`{"directoryblockheight":%d,"leaderheight":%d,"entryblockheight":%d,"entryheight":%d}`, height, leader, height, height))
+			reply(fmt.Sprintf(`{"directoryblockheight":%d,"leaderheight":%d,"entryblockheight":%d,"entryheight":%d}`, height, leader, height, entry))
 		}
 	case "current-minute":
 		if behave == behaveMinuteBroken {
@@ -156,8 +169,20 @@ func (f *fakeFactomd) serve(w http.ResponseWriter, r *http.Request) {
 		if notFollow {
 			minuteStart = 0
 		}
-		reply(fmt.Sprintf(`{"leaderheight":%d,"directoryblockheight":%d,"minute":%d,"currentblockstarttime":%d,"currentminutestarttime":%d,"currenttime":%d,"directoryblockinseconds":600,"stalldetected":%t,"faulttimeout":120,"roundtimeout":30}`,
-			leader, height, minute, blockStart.UnixNano(), minuteStart, now.UnixNano(), stall))
+		reply(fmt.Sprintf(`{"leaderheight":%d,"directoryblockheight":%d,"minute":%d,"currentblockstarttime":%d,"currentminutestarttime":%d,"currenttime":%d,"directoryblockinseconds":%d,"stalldetected":%t,"faulttimeout":120,"roundtimeout":30}`,
+			leader, height, minute, blockStart.UnixNano(), minuteStart, now.UnixNano(), blockSeconds, stall))
+	case "multiple-ec-balances":
+		switch {
+		case noBalances:
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}`, req.ID)
+		case garbledBoot:
+			reply(`{"currentheight":0,"lastsavedheight":0}`)
+		case notBooted:
+			reply(`{"currentheight":0,"lastsavedheight":0,"balances":[{"ack":0,"saved":0,"err":"Not fully booted"}]}`)
+		default:
+			reply(fmt.Sprintf(`{"currentheight":%d,"lastsavedheight":%d,"balances":[{"ack":0,"saved":0,"err":"Address has not had a transaction"}]}`, leader, height))
+		}
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}`, req.ID)

@@ -245,6 +245,11 @@ func TestSyncingNodeIsNotReadyUntilCaughtUp(t *testing.T) {
 		if s.err != nil {
 			t.Fatalf("readyz at %s: %v", s.at.Format(time.RFC3339Nano), s.err)
 		}
+		// A syncing node downloads entries after directory blocks: never
+		// ready while they lag.
+		if entryLag, ok := num(s.body, "entryLag"); ok && entryLag > 1 && s.code == http.StatusOK {
+			t.Fatalf("readyz 200 at %s with entryLag %d: %v", s.at.Format(time.RFC3339Nano), entryLag, s.body)
+		}
 		lag, hasLag := num(s.body, "lag")
 		if s.code == http.StatusOK && (!hasLag || lag > maxLag) {
 			t.Fatalf("readyz 200 at %s with lag %v (max %d): %v", s.at.Format(time.RFC3339Nano), s.body["lag"], maxLag, s.body)
@@ -355,6 +360,10 @@ func TestStatusAndMetrics(t *testing.T) {
 	if len(refs) != 1 || body["networkHeightRule"] == "" || body["networkHeight"] == nil {
 		t.Fatalf("status body = %v", body)
 	}
+	// A real node at the tip holds its entries to within one block.
+	if lag, ok := num(body, "entryLag"); !ok || lag < 0 || lag > 1 {
+		t.Errorf("status entryLag = %v, want 0 or 1 on a node at the tip", body["entryLag"])
+	}
 	resp, err := httpClient.Get(n.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +371,8 @@ func TestStatusAndMetrics(t *testing.T) {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	for _, name := range []string{"factom_sidecar_local_height_blocks", "factom_sidecar_network_height_blocks", "factom_sidecar_lag_blocks",
-		"factom_sidecar_ready", "factom_sidecar_live", "factom_sidecar_poll_duration_seconds_bucket"} {
+		"factom_sidecar_ready", "factom_sidecar_live", "factom_sidecar_poll_duration_seconds_bucket",
+		"factom_sidecar_entry_height_blocks", "factom_sidecar_entry_lag_blocks"} {
 		if !strings.Contains(string(data), "\n"+name) {
 			t.Errorf("metric %s missing", name)
 		}

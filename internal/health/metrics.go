@@ -13,6 +13,7 @@ const metricPrefix = "factom_sidecar_"
 
 type metrics struct {
 	localHeight, networkHeight, lag *prometheus.GaugeVec
+	entryHeight, entryLag           *prometheus.GaugeVec
 	ready, live, started            prometheus.Gauge
 	referencesAnswering             prometheus.Gauge
 	pollErrors                      *prometheus.CounterVec
@@ -34,6 +35,8 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 		localHeight:         heightGauge("local_height_blocks", "directoryblockheight of the local factomd at its last good poll"),
 		networkHeight:       heightGauge("network_height_blocks", "network height chosen from the references (outliers dropped)"),
 		lag:                 heightGauge("lag_blocks", "network height minus local height"),
+		entryHeight:         heightGauge("entry_height_blocks", "entryheight of the local factomd at its last good poll: the highest block whose entries it holds"),
+		entryLag:            heightGauge("entry_lag_blocks", "blocks whose entries the local factomd still lacks (leaderheight minus entryheight)"),
 		ready:               gauge("ready", "1 when factomd is ready (caught up), else 0"),
 		live:                gauge("live", "1 when factomd is live (not stalled, answering), else 0"),
 		started:             gauge("started", "1 when factomd's API has answered and still does, else 0"),
@@ -49,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.localHeight, m.networkHeight, m.lag, m.ready, m.live, m.started, m.referencesAnswering, m.pollErrors, m.pollDuration} {
+	for _, c := range []prometheus.Collector{m.localHeight, m.networkHeight, m.lag, m.entryHeight, m.entryLag, m.ready, m.live, m.started, m.referencesAnswering, m.pollErrors, m.pollDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("health metrics: %w", err)
 		}
@@ -71,6 +74,8 @@ func (m *metrics) update(s *state, v verdicts) {
 	m.referencesAnswering.Set(float64(s.freshRefs))
 	if !s.lastGoodAt.IsZero() {
 		m.localHeight.WithLabelValues().Set(float64(s.lastGood.Height))
+		m.entryHeight.WithLabelValues().Set(float64(s.lastGood.EntryHeight))
+		m.entryLag.WithLabelValues().Set(float64(s.lastGood.entryLag()))
 	}
 	if s.haveNetwork {
 		m.networkHeight.WithLabelValues().Set(float64(s.network))

@@ -25,18 +25,6 @@ type Resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
-// Failure kinds of one poll, used as reasons and as the kind label of
-// factom_sidecar_poll_errors_total.
-const (
-	KindTimeout       = "timeout"
-	KindUnreachable   = "unreachable"
-	KindRPCError      = "rpc_error"
-	KindHTTPError     = "http_error"
-	KindMalformed     = "malformed"
-	KindInvalidHeight = "invalid_height"
-	KindDNS           = "dns"
-)
-
 // NodeObservation is one poll of one factomd.
 type NodeObservation struct {
 	URL       string `json:"url"`
@@ -46,7 +34,11 @@ type NodeObservation struct {
 	// Height is directoryblockheight, the node's saved height.
 	Height       int64         `json:"height"`
 	LeaderHeight int64         `json:"leaderHeight"`
+	EntryHeight  int64         `json:"entryHeight"`
 	Minute       CurrentMinute `json:"currentMinute"`
+	// Booted is false while factomd says "Not fully booted"; nil when not
+	// asked (references) or when factomd has no balance look-up.
+	Booted *bool `json:"booted,omitempty"`
 	// BlockAgeMs is how long ago the current block started, by factomd's own clock.
 	BlockAgeMs int64   `json:"blockAgeMs"`
 	PollMs     float64 `json:"pollMs"`
@@ -54,6 +46,16 @@ type NodeObservation struct {
 
 // following reports whether the node follows minutes at all.
 func (o NodeObservation) following() bool { return o.Minute.CurrentMinuteStartTime != 0 }
+
+// entryLag is how many directory blocks' entries the node still lacks,
+// counted from the block it works on (leaderheight), as the Bedrock factomd
+// proxy's check leaderheight ≤ entryheight + 1 counts it.
+func (o NodeObservation) entryLag() int64 {
+	return max(o.LeaderHeight, o.Height) - o.EntryHeight
+}
+
+// notBooted reports whether factomd said "Not fully booted".
+func (o NodeObservation) notBooted() bool { return o.Booted != nil && !*o.Booted }
 
 // reference is what is remembered about one reference between polls.
 type reference struct {
@@ -73,6 +75,9 @@ type state struct {
 	lastGoodAt time.Time
 	refs       []NodeObservation // latest poll of each reference, sorted by URL
 	peerError  string
+	// unanswered counts consecutive local polls without an answer
+	// (timeout, refused): a hung factomd is not ready before StaleAfter.
+	unanswered int
 
 	// Network view from references whose last good answer is fresh.
 	network      int64
@@ -204,7 +209,7 @@ func (m *Monitor) PollOnce(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		local = m.pollNode(ctx, m.local, "local")
+		local = m.pollNode(ctx, m.local, "local", true)
 	}()
 	for i, u := range targets {
 		c := m.conns[u]
@@ -215,7 +220,7 @@ func (m *Monitor) PollOnce(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			refs[i] = m.pollNode(ctx, c, "reference")
+			refs[i] = m.pollNode(ctx, c, "reference", false)
 		}()
 	}
 	var peers []string
@@ -292,38 +297,43 @@ func (m *Monitor) lookupPeers(ctx context.Context) ([]string, error) {
 	return urls, nil
 }
 
-// pollNode calls heights and current-minute in parallel, so one poll of a
-// node takes at most one poll timeout.
-func (m *Monitor) pollNode(ctx context.Context, c *jsonrpc.Client, target string) NodeObservation {
+// pollNode calls heights and current-minute (and on the local node the boot
+// check) in parallel, so one poll of a node takes at most one poll timeout.
+func (m *Monitor) pollNode(ctx context.Context, c *jsonrpc.Client, target string, local bool) NodeObservation {
 	start := time.Now()
 	obs := NodeObservation{URL: c.URL()}
 	var h Heights
 	var cm CurrentMinute
-	var hErr, cmErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var booted *bool
+	var hErr, cmErr, bootErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		raw, err := c.CallRaw(ctx, "current-minute", nil)
 		if err == nil {
 			cm, err = DecodeCurrentMinute(raw)
 		}
 		cmErr = err
-	}()
+	})
+	if local {
+		wg.Go(func() { booted, bootErr = m.bootCheck(ctx, c) })
+	}
 	raw, err := c.CallRaw(ctx, "heights", nil)
 	if err == nil {
 		h, err = DecodeHeights(raw)
 	}
 	hErr = err
-	<-done
+	wg.Wait()
 	elapsed := time.Since(start)
 	obs.PollMs = float64(elapsed.Microseconds()) / 1000
 	m.metrics.pollDuration.WithLabelValues(target).Observe(elapsed.Seconds())
-	if err := errors.Join(hErr, cmErr); err != nil {
+	if err := errors.Join(hErr, cmErr, bootErr); err != nil {
 		// The heights failure is reported first: it is the one that says
 		// whether the node's height can be trusted.
 		first := hErr
-		if first == nil {
-			first = cmErr
+		for _, e := range []error{cmErr, bootErr} {
+			if first == nil {
+				first = e
+			}
 		}
 		obs.ErrorKind = classify(first)
 		obs.Error = err.Error()
@@ -334,33 +344,13 @@ func (m *Monitor) pollNode(ctx context.Context, c *jsonrpc.Client, target string
 	obs.OK = true
 	obs.Height = h.DirectoryBlockHeight
 	obs.LeaderHeight = h.LeaderHeight
+	obs.EntryHeight = h.EntryHeight
 	obs.Minute = cm
+	obs.Booted = booted
 	if cm.CurrentBlockStartTime != 0 && cm.CurrentTime > cm.CurrentBlockStartTime {
 		obs.BlockAgeMs = (cm.CurrentTime - cm.CurrentBlockStartTime) / int64(time.Millisecond)
 	}
 	return obs
-}
-
-// classify names a poll failure. Answers that are wrong (error objects,
-// garbage) are told apart from no answer at all (timeout, refused).
-func classify(err error) string {
-	var rpcErr *jsonrpc.RPCError
-	var httpErr *jsonrpc.HTTPError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &rpcErr):
-		return KindRPCError
-	case errors.Is(err, ErrInvalidHeight):
-		return KindInvalidHeight
-	case errors.Is(err, jsonrpc.ErrMalformed):
-		return KindMalformed
-	case errors.As(err, &httpErr):
-		return KindHTTPError
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return KindTimeout
-	default:
-		return KindUnreachable
-	}
 }
 
 // advance folds one poll into the previous state and returns the new one.
@@ -371,6 +361,12 @@ func (m *Monitor) advance(prev *state, local NodeObservation, urls []string, ref
 	next.local = local
 	next.peerError = ""
 	next.localChanged = false
+	switch {
+	case local.OK || answered(local.ErrorKind):
+		next.unanswered = 0
+	default:
+		next.unanswered++
+	}
 	if local.OK {
 		if prev.lastGoodAt.IsZero() || local.Height != prev.lastGood.Height {
 			next.localAdvancedAt = now
@@ -413,7 +409,7 @@ func (m *Monitor) advance(prev *state, local NodeObservation, urls []string, ref
 		heights = append(heights, g.Height)
 		// At the tip: following minutes, a fresh block, and not reporting
 		// a stall (a node cut off from its peers reports one).
-		atTip := g.following() && !g.Minute.StallDetected && time.Duration(g.BlockAgeMs)*time.Millisecond <= m.cfg.MaxBlockAge
+		atTip := g.following() && !g.Minute.StallDetected && time.Duration(g.BlockAgeMs)*time.Millisecond <= m.cfg.BlockAgeBound(g.Minute.DirectoryBlockInSeconds)
 		if atTip && (!next.haveTip || g.Height > next.tipHeight) {
 			next.haveTip, next.tipHeight = true, g.Height
 		}

@@ -26,6 +26,8 @@ func TestReadiness(t *testing.T) {
 		wantOK     bool
 		wantReason string
 		wantField  map[string]any
+		// auto leaves --max-block-age to follow the block time.
+		auto bool
 	}{
 		{name: "caught up with the references", refs: heightsAt(100, 100), wantOK: true, wantReason: ReasonOK,
 			wantField: map[string]any{"localHeight": 100.0, "networkHeight": 100.0, "lag": 0.0, "maxLag": 2.0}},
@@ -43,8 +45,28 @@ func TestReadiness(t *testing.T) {
 		{name: "not following minutes", local: func(f *fakeFactomd) { f.notFollow = true }, refs: heightsAt(100), wantReason: ReasonNotFollowingMinutes},
 		{name: "current block older than max-block-age", local: func(f *fakeFactomd) { f.blockStart = f.blockStart.Add(-31 * time.Second) },
 			refs: heightsAt(100), wantReason: ReasonBlockTooOld},
+		// leaderheight is not a network height (no "lagging"), but entries
+		// count from it, as the Bedrock proxy's leaderheight ≤ entryheight+1.
 		{name: "leaderheight far above is not a network reference", local: func(f *fakeFactomd) { f.leader = 5000 },
+			refs: heightsAt(100), wantReason: ReasonEntriesBehind, wantField: map[string]any{"lag": 0.0, "entryLag": 4900.0}},
+		{name: "at the tip with entries behind", local: func(f *fakeFactomd) { f.entryBehind = 3 }, refs: heightsAt(100),
+			wantReason: ReasonEntriesBehind, wantField: map[string]any{"lag": 0.0, "entryHeight": 97.0, "entryLag": 3.0, "maxEntryLag": 1.0}},
+		{name: "entries one block behind the leader height is ready", local: func(f *fakeFactomd) { f.leader = 101 }, refs: heightsAt(100),
+			wantOK: true, wantReason: ReasonOK, wantField: map[string]any{"entryLag": 1.0}},
+		{name: "not fully booted", local: func(f *fakeFactomd) { f.notBooted = true }, refs: heightsAt(100),
+			wantReason: ReasonNotBooted, wantField: map[string]any{"booted": false}},
+		{name: "booted", refs: heightsAt(100), wantOK: true, wantReason: ReasonOK, wantField: map[string]any{"booted": true}},
+		{name: "a factomd without balance look-ups is not judged on booting", local: func(f *fakeFactomd) { f.noBalances = true },
 			refs: heightsAt(100), wantOK: true, wantReason: ReasonOK},
+		{name: "a garbled boot answer is malformed", local: func(f *fakeFactomd) { f.garbledBoot = true }, refs: heightsAt(100),
+			wantReason: KindMalformed},
+		{name: "block age follows a 6 s network's block time", local: func(f *fakeFactomd) {
+			f.blockSeconds = 6
+			f.blockStart = f.blockStart.Add(-19 * time.Second)
+		}, refs: heightsAt(100), auto: true, wantReason: ReasonBlockTooOld, wantField: map[string]any{"maxBlockAgeMs": 18000.0}},
+		{name: "block age within three 600 s blocks is fine", local: func(f *fakeFactomd) {
+			f.blockStart = f.blockStart.Add(-29 * time.Minute)
+		}, refs: heightsAt(100), auto: true, wantOK: true, wantReason: ReasonOK},
 		{name: "one reference far above the others does not make it unready", refs: heightsAt(100, 101, 90000),
 			wantOK: true, wantReason: ReasonOK, wantField: map[string]any{"networkHeight": 101.0}},
 		{name: "one reference far above the only other does not make it unready", refs: heightsAt(100, 90000),
@@ -87,7 +109,11 @@ func TestReadiness(t *testing.T) {
 			for range tc.refsDown {
 				refURLs = append(refURLs, closedURL(t))
 			}
-			h := newHarness(t, clock, testConfig(localURL, refURLs...), Options{})
+			cfg := testConfig(localURL, refURLs...)
+			if tc.auto {
+				cfg.MaxBlockAge = 0
+			}
+			h := newHarness(t, clock, cfg, Options{})
 			h.poll(t)
 
 			got := h.m.Ready()
@@ -196,51 +222,6 @@ func TestHungFactomdAnswersFromCacheAndTurnsStale(t *testing.T) {
 	}
 	if lines[1]["localHeight"] != 100.0 || lines[1]["maxLag"] != 2.0 {
 		t.Errorf("stale line lacks heights: %v", lines[1])
-	}
-}
-
-func TestTimeoutsTurnStaleOnlyAfterStaleAfter(t *testing.T) {
-	clock := newFakeClock()
-	local := newFake(t, clock, 100)
-	ref := newFake(t, clock, 100)
-	cfg := testConfig(local.URL(), ref.URL())
-	cfg.PollTimeout = 300 * time.Millisecond
-	h := newHarness(t, clock, cfg, Options{})
-	h.poll(t)
-
-	local.set(behave(behaveHang))
-	for i := 1; i <= 5; i++ {
-		clock.Advance(time.Second)
-		h.poll(t)
-		if r := h.m.Ready(); !r.OK {
-			t.Fatalf("poll %d of a hung factomd (%s after the last answer): not ready too early: %+v", i, time.Duration(i)*time.Second, r)
-		}
-	}
-	clock.Advance(time.Second)
-	h.poll(t)
-	r := h.m.Ready()
-	if r.OK || r.Reason != ReasonStale || r.Fields["lastError"] != KindTimeout {
-		t.Fatalf("Ready() 6s after the last answer = %+v, want stale with lastError timeout", r)
-	}
-	if l := h.m.Live(); !l.OK {
-		t.Fatalf("live within the unresponsive window: %+v", l)
-	}
-	clock.Advance(cfg.UnresponsiveWindow)
-	h.poll(t)
-	if l := h.m.Live(); l.OK || l.Reason != ReasonUnresponsive {
-		t.Fatalf("Live() past the unresponsive window = %+v, want unresponsive", l)
-	}
-	if got := h.logs.events("liveness_changed"); len(got) != 2 || got[1]["reason"] != ReasonUnresponsive {
-		t.Fatalf("liveness_changed lines = %v", got)
-	}
-
-	local.set(behave(behaveNormal))
-	local.setHeight(101)
-	ref.setHeight(101)
-	clock.Advance(time.Second)
-	h.poll(t)
-	if r, l := h.m.Ready(), h.m.Live(); !r.OK || !l.OK {
-		t.Fatalf("after factomd answers again: ready %+v live %+v", r, l)
 	}
 }
 

@@ -19,6 +19,8 @@ const (
 	ReasonAheadOfNetwork      = "ahead_of_network"
 	ReasonNotFollowingMinutes = "not_following_minutes"
 	ReasonBlockTooOld         = "block_too_old"
+	ReasonEntriesBehind       = "entries_behind"
+	ReasonNotBooted           = "not_booted"
 	ReasonStalled             = "stalled"
 	ReasonUnresponsive        = "unresponsive"
 )
@@ -57,6 +59,7 @@ func answered(kind string) bool {
 func (m *Monitor) fields(s *state, now time.Time) map[string]any {
 	f := map[string]any{
 		"maxLag":              m.cfg.MaxLag,
+		"maxEntryLag":         m.cfg.MaxEntryLag,
 		"references":          len(s.refs),
 		"referencesAnswering": s.freshRefs,
 	}
@@ -70,6 +73,11 @@ func (m *Monitor) fields(s *state, now time.Time) map[string]any {
 		f["blockAgeMs"] = g.BlockAgeMs
 		f["minute"] = g.Minute.Minute
 		f["stallDetected"] = g.Minute.StallDetected
+		f["entryHeight"] = g.EntryHeight
+		f["entryLag"] = g.entryLag()
+		if g.Booted != nil {
+			f["booted"] = *g.Booted
+		}
 		if s.haveNetwork {
 			f["lag"] = s.network - g.Height
 		}
@@ -103,7 +111,16 @@ func (m *Monitor) ready(s *state, now time.Time) probe.Result {
 	if !s.local.OK && answered(s.local.ErrorKind) {
 		return result(false, s.local.ErrorKind, f)
 	}
+	// A hung factomd leaves the Service after a few polls, not after
+	// StaleAfter; one slow answer is not enough.
+	if !s.local.OK && s.unanswered >= m.cfg.UnreadyAfterFailedPolls {
+		f["failedPolls"] = s.unanswered
+		return result(false, s.local.ErrorKind, f)
+	}
 	g := s.lastGood
+	if g.notBooted() {
+		return result(false, ReasonNotBooted, f)
+	}
 	if s.haveNetwork && s.network-g.Height > int64(m.cfg.MaxLag) {
 		return result(false, ReasonLagging, f)
 	}
@@ -113,11 +130,16 @@ func (m *Monitor) ready(s *state, now time.Time) probe.Result {
 		f["tipHeight"] = s.tipHeight
 		return result(false, ReasonAheadOfNetwork, f)
 	}
+	// At the tip with entries still downloading, entry and receipt
+	// look-ups answer not-found for recent entries.
+	if g.entryLag() > int64(m.cfg.MaxEntryLag) {
+		return result(false, ReasonEntriesBehind, f)
+	}
 	if !g.following() {
 		return result(false, ReasonNotFollowingMinutes, f)
 	}
-	if time.Duration(g.BlockAgeMs)*time.Millisecond > m.cfg.MaxBlockAge {
-		f["maxBlockAgeMs"] = m.cfg.MaxBlockAge.Milliseconds()
+	if bound := m.cfg.BlockAgeBound(g.Minute.DirectoryBlockInSeconds); time.Duration(g.BlockAgeMs)*time.Millisecond > bound {
+		f["maxBlockAgeMs"] = bound.Milliseconds()
 		return result(false, ReasonBlockTooOld, f)
 	}
 	if !s.haveNetwork {
@@ -212,7 +234,7 @@ func (m *Monitor) line(s *state, cur probe.Result, prev *probe.Result, event, ke
 		e = e.Str("from", prev.Reason)
 	}
 	if !s.lastGoodAt.IsZero() {
-		e = e.Int64("localHeight", s.lastGood.Height)
+		e = e.Int64("localHeight", s.lastGood.Height).Int64("entryLag", s.lastGood.entryLag())
 	}
 	if s.haveNetwork {
 		e = e.Int64("networkHeight", s.network)

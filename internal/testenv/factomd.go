@@ -26,6 +26,9 @@ type FactomdOptions struct {
 	APIPort int
 	// ReadyTimeout bounds the wait for the API to answer (default 90s).
 	ReadyTimeout time.Duration
+	// StartDelay is -startdelay in seconds: the node answers "Not fully
+	// booted" to balance look-ups for that long after it starts.
+	StartDelay int
 }
 
 // Factomd is a running factomd.
@@ -73,7 +76,7 @@ func StartFactomd(name string, opts FactomdOptions) (*Factomd, error) {
 	args := []string{
 		"-network=LOCAL", "-blktime=" + strconv.Itoa(opts.BlockTime), "-factomhome=" + home,
 		"-port=" + strconv.Itoa(ports[0]), "-networkport=" + strconv.Itoa(ports[1]), "-logPort=" + strconv.Itoa(ports[2]),
-		"-controlpanelsetting=disabled", "-startdelay=0", "-sim_stdin=false",
+		"-controlpanelsetting=disabled", "-startdelay=" + strconv.Itoa(opts.StartDelay), "-sim_stdin=false",
 	}
 	if opts.Peer != "" {
 		args = append(args, "-peers="+opts.Peer, "-follower=true", "-leader=false")

@@ -3,7 +3,6 @@ package testenv
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -25,6 +24,10 @@ type TCPProxy struct {
 	answerMu sync.Mutex
 	delay    time.Duration
 	held     chan struct{} // closed when not held
+
+	// Requests (client → target) wait while requestsHeld is non-nil.
+	requestsHeld    chan struct{} // closed by ReleaseRequests
+	requestsWaiting int           // client chunks waiting on the hold
 }
 
 // StartTCPProxy listens on a free loopback port and forwards to target.
@@ -92,6 +95,68 @@ func (p *TCPProxy) Release() {
 	}
 }
 
+// HoldRequests stops forwarding what clients send (on open and new
+// connections) until ReleaseRequests: requests wait in the proxy, as behind
+// a server that is busy. Connections stay open.
+func (p *TCPProxy) HoldRequests() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.requestsHeld == nil {
+		p.requestsHeld = make(chan struct{})
+	}
+}
+
+// ReleaseRequests forwards what HoldRequests kept back, and everything
+// after it.
+func (p *TCPProxy) ReleaseRequests() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.requestsHeld != nil {
+		close(p.requestsHeld)
+		p.requestsHeld = nil
+	}
+}
+
+// RequestsWaiting is how many client writes the hold keeps back now.
+func (p *TCPProxy) RequestsWaiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requestsWaiting
+}
+
+func (p *TCPProxy) waitRequestHold() {
+	p.mu.Lock()
+	held := p.requestsHeld
+	if held == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.requestsWaiting++
+	p.mu.Unlock()
+	<-held
+	p.mu.Lock()
+	p.requestsWaiting--
+	p.mu.Unlock()
+}
+
+// copyRequests copies client bytes to the target, waiting on the request
+// hold before each write.
+func (p *TCPProxy) copyRequests(out, in net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			p.waitRequestHold()
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // answerGate returns what an answer waits for now.
 func (p *TCPProxy) answerGate() (time.Duration, <-chan struct{}) {
 	p.answerMu.Lock()
@@ -124,6 +189,7 @@ func (p *TCPProxy) copyAnswers(dst, src net.Conn) {
 // Close stops the proxy and closes every connection.
 func (p *TCPProxy) Close() {
 	p.Release()
+	p.ReleaseRequests()
 	p.l.Close()
 	p.Cut()
 	p.wg.Wait()
@@ -179,7 +245,7 @@ func (p *TCPProxy) forward(in net.Conn) {
 	defer p.untrack(out)
 	defer out.Close()
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
+	go func() { p.copyRequests(out, in); done <- struct{}{} }()
 	go func() { p.copyAnswers(in, out); done <- struct{}{} }()
 	<-done
 }

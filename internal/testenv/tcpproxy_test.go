@@ -128,3 +128,29 @@ func TestTCPProxyHoldsAndDelaysAnswers(t *testing.T) {
 		t.Fatalf("answer came after %s, before the delay", took)
 	}
 }
+
+func TestTCPProxyHoldKeepsRequestsBackUntilRelease(t *testing.T) {
+	p, err := StartTCPProxy(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.HoldRequests()
+	done := make(chan error, 1)
+	go func() { done <- roundTrip(p.Addr()) }()
+	if err := Eventually(5*time.Second, 5*time.Millisecond, func() (bool, error) { return p.RequestsWaiting() == 1, nil }); err != nil {
+		t.Fatalf("the request never reached the hold: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("answered while held: %v", err)
+	default:
+	}
+	p.ReleaseRequests()
+	if err := <-done; err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if err := roundTrip(p.Addr()); err != nil {
+		t.Fatalf("after release, a new connection: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ const (
 	ClassKeystore
 	ClassTransaction
 	ClassUnlock
+	ClassCompose
 )
 
 // String is the class's label in logs and metrics.
@@ -23,6 +24,8 @@ func (c Class) String() string {
 		return "transaction"
 	case ClassUnlock:
 		return "unlock"
+	case ClassCompose:
+		return "compose"
 	default:
 		return "unknown"
 	}
@@ -30,7 +33,7 @@ func (c Class) String() string {
 
 // LeaderOnly reports whether the class is served by the writable leader
 // only, serialised with every other leader-only request.
-func (c Class) LeaderOnly() bool { return c != ClassRead }
+func (c Class) LeaderOnly() bool { return c != ClassRead && c != ClassCompose }
 
 // Committed reports whether a successful call must be committed to the
 // replicated store before it is acknowledged. Unknown methods are committed
@@ -63,14 +66,18 @@ var methods = map[string]Class{
 	"tmp-transactions":    ClassTransaction,
 	"transaction-hash":    ClassTransaction,
 	"compose-transaction": ClassTransaction,
-	// compose-* sign commits that spend entry credits: one replica decides
-	// what is spent.
-	"compose-chain":                          ClassTransaction,
-	"compose-entry":                          ClassTransaction,
-	"compose-identity-chain":                 ClassTransaction,
-	"compose-identity-key-replacement":       ClassTransaction,
-	"compose-identity-attribute":             ClassTransaction,
-	"compose-identity-attribute-endorsement": ClassTransaction,
+
+	// The other compose-* sign a commit with a replicated key and look
+	// things up in factomd; they store nothing in walletd and touch no
+	// transaction in progress. Entry credits are spent by factomd when the
+	// commit lands, not by walletd, so any in-sync replica may compose, in
+	// parallel, outside the write lock.
+	"compose-chain":                          ClassCompose,
+	"compose-entry":                          ClassCompose,
+	"compose-identity-chain":                 ClassCompose,
+	"compose-identity-key-replacement":       ClassCompose,
+	"compose-identity-attribute":             ClassCompose,
+	"compose-identity-attribute-endorsement": ClassCompose,
 
 	// Unlocking is per-walletd session state; the client talks to the leader.
 	"unlock-wallet": ClassUnlock,

@@ -37,8 +37,8 @@ var walletdMethods = map[string]Class{
 	"compose-transaction":                    ClassTransaction,
 	"remove-address":                         ClassKeystore,
 	"properties":                             ClassRead,
-	"compose-chain":                          ClassTransaction,
-	"compose-entry":                          ClassTransaction,
+	"compose-chain":                          ClassCompose,
+	"compose-entry":                          ClassCompose,
 	"get-height":                             ClassRead,
 	"wallet-balances":                        ClassRead,
 	"identity-key":                           ClassRead,
@@ -47,10 +47,10 @@ var walletdMethods = map[string]Class{
 	"generate-identity-key":                  ClassKeystore,
 	"remove-identity-key":                    ClassKeystore,
 	"active-identity-keys":                   ClassRead,
-	"compose-identity-chain":                 ClassTransaction,
-	"compose-identity-key-replacement":       ClassTransaction,
-	"compose-identity-attribute":             ClassTransaction,
-	"compose-identity-attribute-endorsement": ClassTransaction,
+	"compose-identity-chain":                 ClassCompose,
+	"compose-identity-key-replacement":       ClassCompose,
+	"compose-identity-attribute":             ClassCompose,
+	"compose-identity-attribute-endorsement": ClassCompose,
 	"unlock-wallet":                          ClassUnlock,
 }
 
@@ -71,6 +71,7 @@ func TestClassifyEveryWalletdMethod(t *testing.T) {
 	}
 	for c, want := range map[Class][2]bool{
 		ClassRead:        {false, false},
+		ClassCompose:     {false, false},
 		ClassKeystore:    {true, true},
 		ClassTransaction: {true, false},
 		ClassUnlock:      {true, false},

@@ -10,11 +10,17 @@
 //   - ClassKeystore (generate-*, import-*, remove-*): leader only, serialised,
 //     committed through the Committer before the reply.
 //   - ClassTransaction (new-transaction, add-*, sub-fee, sign-transaction,
-//     delete-transaction, tmp-transactions, transaction-hash, compose-*):
-//     leader only, serialised, not committed. walletd keeps transactions in
-//     progress in memory in a plain Go map, so even reading them races with
-//     building them; they are not replicated, and a failover loses them:
-//     clients restart a transaction from new-transaction.
+//     delete-transaction, tmp-transactions, transaction-hash,
+//     compose-transaction): leader only, serialised, not committed. walletd
+//     keeps transactions in progress in memory in a plain Go map, so even
+//     reading them races with building them; they are not replicated, and a
+//     failover loses them. A client continuing one on a new leader gets
+//     -32014, which says to rebuild it from new-transaction.
+//   - ClassCompose (compose-chain, compose-entry, compose-identity-*): a
+//     read. They sign a commit with a replicated key and look things up in
+//     factomd, and store nothing in walletd: any in-sync replica serves
+//     them, in parallel and outside the write lock. This is an audit-log
+//     writer's hot path.
 //   - ClassUnlock (unlock-wallet): leader only, serialised, not committed.
 //   - ClassRead (address, all-addresses, properties, wallet-backup,
 //     sign-data, ...): any replica whose ReadGate reports it in sync.
@@ -39,7 +45,10 @@
 //
 // # Requests
 //
-// Only POST /v2 with a single JSON-RPC 2.0 request object is accepted.
+// POST or GET /v2 with a single JSON-RPC 2.0 request object as the body is
+// accepted, under any content type but the form types (application/json,
+// text/plain or none), as walletd accepts it; HEAD, which walletd also
+// serves, is refused because its answer has no body.
 // Batch arrays are rejected (walletd does not support them either). The
 // proxy re-encodes the request it parsed and forwards that, so walletd
 // executes exactly the method the proxy classified (no parser differential
@@ -56,6 +65,7 @@
 //	-32011 replica not in sync
 //	-32012 write not committed (retry the request)
 //	-32013 walletd unavailable, timed out or answered out of bounds
+//	-32014 transaction not found on the leader (lost at a failover): rebuild it
 //
 // # Write path and its limits
 //

@@ -143,6 +143,22 @@ func commitNothing(context.Context, int64, string, json.RawMessage, json.RawMess
 
 func inSync() bool { return true }
 
+// heldCommit is a commit that closes entered once it runs and returns when
+// release is closed: a keystore write holding the write lock.
+func heldCommit() (commit commitFunc, entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	commit = func(ctx context.Context, _ int64, _ string, _, _ json.RawMessage) error {
+		close(entered)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return commit, entered, release
+}
+
 // countingTransport counts the requests that reach walletd.
 type countingTransport struct {
 	n    atomic.Int64
@@ -255,7 +271,7 @@ func do(t *testing.T, method, url, contentType, body string, header http.Header)
 		t.Fatal(err)
 	}
 	out := rpcResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	if err := json.Unmarshal(raw, &out); err != nil && resp.StatusCode != http.StatusUnauthorized {
+	if err := json.Unmarshal(raw, &out); err != nil && resp.StatusCode != http.StatusUnauthorized && method != http.MethodHead {
 		t.Fatalf("%s %s: answer is not JSON (HTTP %d): %q", method, url, resp.StatusCode, raw)
 	}
 	return out

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -275,16 +274,8 @@ func (p *Proxy) serve(r *http.Request, class, method *string) (reply, outcome) {
 	if r.URL.Path != "/v2" {
 		return errorReply(http.StatusNotFound, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: "not found: the JSON-RPC endpoint is POST /v2"}), outcome{name: outcomeBadRequest, level: zerolog.DebugLevel}
 	}
-	if r.Method != http.MethodPost {
-		// walletd also answers GET /v2 with a body; the proxy takes POST only.
-		rep := errorReply(http.StatusMethodNotAllowed, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: "method not allowed: use POST /v2"})
-		rep.header = http.Header{"Allow": {http.MethodPost}}
+	if rep, bad := checkHTTPRequest(r); bad {
 		return rep, outcome{name: outcomeBadRequest, level: zerolog.DebugLevel}
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return errorReply(http.StatusUnsupportedMediaType, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: "unsupported content type: send Content-Type: application/json"}), outcome{name: outcomeBadRequest, level: zerolog.DebugLevel}
-		}
 	}
 	tooLarge := func() (reply, outcome) {
 		return errorReply(http.StatusRequestEntityTooLarge, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: fmt.Sprintf("request too large: the body exceeds %d bytes", p.opts.MaxBodyBytes)}),
@@ -388,6 +379,9 @@ func (p *Proxy) write(ctx context.Context, r *http.Request, req request, c Class
 	defer wcancel()
 	up, out := p.call(wctx, r, req)
 	out.term, out.admitted = term, true
+	if c == ClassTransaction && out.name == outcomeWalletdError && transactionLost(up.reply.body) {
+		return errorReply(http.StatusOK, req.ID, &rpcError{Code: CodeTransactionLost, Message: txLostMessage}), out
+	}
 	if out.name == outcomeOK {
 		out.level = zerolog.InfoLevel
 	}

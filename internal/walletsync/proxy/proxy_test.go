@@ -255,17 +255,25 @@ func TestMalformedRequestsGetClearErrorsAndNeverReachWalletd(t *testing.T) {
 		{"wrong version", "POST", "/v2", "application/json", `{"jsonrpc":"1.0","id":9,"method":"properties"}`, 200, CodeInvalidRequest, "9", `jsonrpc must be "2.0"`},
 		{"object id", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":{},"method":"properties"}`, 200, CodeInvalidRequest, "null", "id must be"},
 		{"string params", "POST", "/v2", "application/json", `{"jsonrpc":"2.0","id":3,"method":"address","params":"EC..."}`, 200, CodeInvalidRequest, "3", "params must be"},
-		{"form content", "POST", "/v2", "application/x-www-form-urlencoded", `method=properties`, 415, CodeInvalidRequest, "null", "application/json"},
-		{"text content", "POST", "/v2", "text/plain", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 415, CodeInvalidRequest, "null", "application/json"},
+		{"form content", "POST", "/v2", "application/x-www-form-urlencoded", `method=properties`, 415, CodeInvalidRequest, "null", "application/json or text/plain"},
+		{"multipart content", "POST", "/v2", "multipart/form-data; boundary=x", `--x--`, 415, CodeInvalidRequest, "null", "application/json or text/plain"},
+		{"unparsable content type", "POST", "/v2", "text/", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 415, CodeInvalidRequest, "null", "unsupported content type"},
 		{"oversized body", "POST", "/v2", "application/json", big, 413, CodeInvalidRequest, "null", "exceeds 4096 bytes"},
-		{"GET /v2", "GET", "/v2", "", ``, 405, CodeInvalidRequest, "null", "use POST"},
-		{"PUT /v2", "PUT", "/v2", "application/json", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 405, CodeInvalidRequest, "null", "use POST"},
+		{"GET /v2 without a body", "GET", "/v2", "", ``, 200, CodeParseError, "null", "not valid JSON"},
+		{"HEAD /v2", "HEAD", "/v2", "application/json", `{"jsonrpc":"2.0","id":1,"method":"generate-ec-address"}`, 405, 0, "", ""},
+		{"PUT /v2", "PUT", "/v2", "application/json", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 405, CodeInvalidRequest, "null", "use POST (or GET)"},
 		{"other path", "POST", "/v1", "application/json", `{"jsonrpc":"2.0","id":1,"method":"properties"}`, 404, CodeInvalidRequest, "null", "POST /v2"},
 		{"root path", "GET", "/", "", ``, 404, CodeInvalidRequest, "null", "POST /v2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, tc.method, tp.URL+tc.path, tc.contentType, tc.body, nil)
+			if tc.method == http.MethodHead { // no body to read
+				if r.Status != tc.status || r.Header.Get("Allow") != "GET, POST" {
+					t.Fatalf("HEAD: HTTP %d, Allow %q", r.Status, r.Header.Get("Allow"))
+				}
+				return
+			}
 			if r.Status != tc.status || r.code() != tc.code {
 				t.Fatalf("got HTTP %d %s, want HTTP %d code %d", r.Status, r.Raw, tc.status, tc.code)
 			}
@@ -280,8 +288,8 @@ func TestMalformedRequestsGetClearErrorsAndNeverReachWalletd(t *testing.T) {
 			}
 		})
 	}
-	if r := do(t, "GET", tp.URL+"/v2", "", "", nil); r.Header.Get("Allow") != "POST" {
-		t.Errorf("405 without Allow: POST")
+	if r := do(t, "PUT", tp.URL+"/v2", "", "", nil); r.Header.Get("Allow") != "GET, POST" {
+		t.Errorf("405 without Allow: GET, POST")
 	}
 	if n := tp.Upstream.n.Load(); n != 0 {
 		t.Errorf("walletd called %d times for malformed requests", n)
@@ -380,17 +388,7 @@ func TestAHungWalletdTimesOut(t *testing.T) {
 }
 
 func TestAWriteQueuedBehindASlowCommitTimesOutWithoutReachingWalletd(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{})
-	commit := commitFunc(func(ctx context.Context, _ int64, _ string, _, _ json.RawMessage) error {
-		close(entered)
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+	commit, entered, release := heldCommit()
 	tp := newTestProxy(t, Options{Committer: commit, RequestTimeout: 2 * time.Second, CommitTimeout: 20 * time.Second})
 
 	first := make(chan rpcResponse, 1)

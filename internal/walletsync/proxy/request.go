@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
+	"net/http"
 )
 
 // JSON-RPC error codes; see the package documentation.
@@ -13,7 +15,30 @@ const (
 	CodeNotInSync      = -32011
 	CodeNotCommitted   = -32012
 	CodeWalletd        = -32013
+	// CodeTransactionLost: walletd holds no transaction of that name, as
+	// after a failover; the client rebuilds it from new-transaction.
+	CodeTransactionLost = -32014
 )
+
+// checkHTTPRequest accepts what walletd accepts: POST or GET /v2 with the
+// request object as the body, under any content type but the form types,
+// whose bodies walletd's web server consumes as a form (it then answers
+// -32600). HEAD, which walletd also routes to the handler, is refused:
+// its answer has no body, so a write's result would be lost.
+func checkHTTPRequest(r *http.Request) (reply, bool) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		rep := errorReply(http.StatusMethodNotAllowed, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: "method not allowed: use POST (or GET) /v2 with the request in the body"})
+		rep.header = http.Header{"Allow": {"GET, POST"}}
+		return rep, true
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
+			return errorReply(http.StatusUnsupportedMediaType, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: "unsupported content type: send the JSON-RPC request as application/json or text/plain"}), true
+		}
+	}
+	return reply{}, false
+}
 
 // rpcError is a JSON-RPC error object produced by the proxy itself. Its
 // message never holds params, results or upstream error text.

@@ -1,0 +1,337 @@
+package testenv
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+)
+
+// The audit-log path of an application on Factom, against a walletd (or
+// the sidecar's proxy in front of one) and a factomd of a LOCAL network:
+// buy entry credits with the factoid key the LOCAL genesis block funds,
+// create a chain, write entries (compose through walletd, commit and reveal
+// to factomd), and check that they are on the chain. Every function takes
+// the walletd or proxy URL and the factomd URL (with or without /v2).
+
+// LocalFundedFactoidSecret is the factoid key the LOCAL network's genesis
+// block funds with 20,000 FCT (factomd common/factoid/genesisBlockNew.go:
+// the "sand" address FA2jK2HcLnRdS94dEcU27rF3meoJfpUcZPSinpb7AwQvPRY6RL1Q).
+// It is public test material, never a real key.
+const LocalFundedFactoidSecret = "Fs3E9gV6DXsYzf7Fqx1fVBQPQXV695eP3k5XbmHEZVRLkMdD9qCK"
+
+// LocalFundedFactoidAddress is its public address.
+const LocalFundedFactoidAddress = "FA2jK2HcLnRdS94dEcU27rF3meoJfpUcZPSinpb7AwQvPRY6RL1Q"
+
+// auditTransport is shared by every audit-log client, so parallel writers
+// reuse connections.
+var auditTransport = &http.Transport{
+	Proxy:               nil,
+	DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+	MaxIdleConns:        256,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     90 * time.Second,
+}
+
+var auditClients sync.Map // endpoint → *jsonrpc.Client
+
+func auditClient(raw string) *jsonrpc.Client {
+	u := strings.TrimRight(raw, "/")
+	if !strings.HasSuffix(u, "/v2") {
+		u += "/v2"
+	}
+	if c, ok := auditClients.Load(u); ok {
+		return c.(*jsonrpc.Client)
+	}
+	c, _ := auditClients.LoadOrStore(u, jsonrpc.New(u, jsonrpc.Options{Timeout: 30 * time.Second, Transport: auditTransport}))
+	return c.(*jsonrpc.Client)
+}
+
+// composed is what walletd's compose-* return: two factomd requests.
+type composed struct {
+	Commit struct {
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	} `json:"commit"`
+	Reveal struct {
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	} `json:"reveal"`
+}
+
+// submit sends a composed commit and reveal to factomd. It returns the
+// reveal's answer: factomd has accepted the entry.
+func (c composed) submit(ctx context.Context, factomdURL string) (revealed, error) {
+	f := auditClient(factomdURL)
+	if c.Commit.Method == "" || c.Reveal.Method == "" {
+		return revealed{}, errors.New("compose: walletd returned no commit or reveal")
+	}
+	if err := f.Call(ctx, c.Commit.Method, c.Commit.Params, nil); err != nil {
+		return revealed{}, fmt.Errorf("%s: %w", c.Commit.Method, err)
+	}
+	var r revealed
+	if err := f.Call(ctx, c.Reveal.Method, c.Reveal.Params, &r); err != nil {
+		return revealed{}, fmt.Errorf("%s: %w", c.Reveal.Method, err)
+	}
+	if r.EntryHash == "" {
+		return revealed{}, fmt.Errorf("%s: no entryhash in the answer", c.Reveal.Method)
+	}
+	return r, nil
+}
+
+type revealed struct {
+	EntryHash string `json:"entryhash"`
+	ChainID   string `json:"chainid"`
+}
+
+func hexAll(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = hex.EncodeToString(b)
+	}
+	return out
+}
+
+// NewFundedECAddress generates an entry-credit address in walletd and buys
+// ec entry credits for it with the LOCAL network's funded factoid key
+// (imported into walletd first), then waits until factomd shows them.
+func NewFundedECAddress(ctx context.Context, walletURL, factomdURL string, ec uint64) (string, error) {
+	var addr struct {
+		Public string `json:"public"`
+	}
+	if err := auditClient(walletURL).Call(ctx, "generate-ec-address", nil, &addr); err != nil {
+		return "", fmt.Errorf("generate-ec-address: %w", err)
+	}
+	if err := BuyEntryCredits(ctx, walletURL, factomdURL, addr.Public, ec); err != nil {
+		return "", err
+	}
+	return addr.Public, nil
+}
+
+// BuyEntryCredits buys ec entry credits for ecPublic with the LOCAL
+// network's funded factoid key, the way an application does (new-transaction,
+// add-input, add-ec-output, add-fee, sign-transaction, compose-transaction,
+// then factoid-submit to factomd), and waits until factomd shows the balance.
+func BuyEntryCredits(ctx context.Context, walletURL, factomdURL, ecPublic string, ec uint64) error {
+	w, f := auditClient(walletURL), auditClient(factomdURL)
+	imp := map[string]any{"addresses": []map[string]string{{"secret": LocalFundedFactoidSecret}}}
+	if err := w.Call(ctx, "import-addresses", imp, nil); err != nil {
+		return fmt.Errorf("import the funded factoid key: %w", err)
+	}
+	// A LOCAL network sets its rate with its first block.
+	var rate struct {
+		Rate uint64 `json:"rate"`
+	}
+	err := pollUntil(ctx, 200*time.Millisecond, func() (bool, error) {
+		err := f.Call(ctx, "entry-credit-rate", nil, &rate)
+		return err == nil && rate.Rate > 0, fmt.Errorf("entry-credit-rate %d: %v", rate.Rate, err)
+	})
+	if err != nil {
+		return err
+	}
+	before, err := ECBalance(ctx, factomdURL, ecPublic)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("buy-ec-%d", time.Now().UnixNano())
+	amount := ec * rate.Rate // factoshis
+	steps := []struct {
+		method string
+		params map[string]any
+	}{
+		{"new-transaction", map[string]any{"tx-name": name}},
+		{"add-input", map[string]any{"tx-name": name, "address": LocalFundedFactoidAddress, "amount": amount}},
+		{"add-ec-output", map[string]any{"tx-name": name, "address": ecPublic, "amount": amount}},
+		{"add-fee", map[string]any{"tx-name": name, "address": LocalFundedFactoidAddress}},
+		{"sign-transaction", map[string]any{"tx-name": name}},
+	}
+	for _, s := range steps {
+		if err := w.Call(ctx, s.method, s.params, nil); err != nil {
+			_ = w.Call(ctx, "delete-transaction", map[string]any{"tx-name": name}, nil)
+			return fmt.Errorf("%s: %w", s.method, err)
+		}
+	}
+	var submit struct {
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	}
+	if err := w.Call(ctx, "compose-transaction", map[string]any{"tx-name": name}, &submit); err != nil {
+		return fmt.Errorf("compose-transaction: %w", err)
+	}
+	_ = w.Call(ctx, "delete-transaction", map[string]any{"tx-name": name}, nil)
+	if err := f.Call(ctx, submit.Method, submit.Params, nil); err != nil {
+		return fmt.Errorf("%s: %w", submit.Method, err)
+	}
+	return pollUntil(ctx, 200*time.Millisecond, func() (bool, error) {
+		b, err := ECBalance(ctx, factomdURL, ecPublic)
+		return err == nil && b >= before+int64(ec), fmt.Errorf("entry-credit balance %d, waiting for %d: %v", b, before+int64(ec), err)
+	})
+}
+
+// ECBalance is factomd's entry-credit balance of ecPublic.
+func ECBalance(ctx context.Context, factomdURL, ecPublic string) (int64, error) {
+	var b struct {
+		Balance int64 `json:"balance"`
+	}
+	if err := auditClient(factomdURL).Call(ctx, "entry-credit-balance", map[string]string{"address": ecPublic}, &b); err != nil {
+		return 0, fmt.Errorf("entry-credit-balance: %w", err)
+	}
+	return b.Balance, nil
+}
+
+// CreateChain composes a chain whose first entry has extIDs and content,
+// paid by ecPublic, sends it to factomd and waits until factomd knows the
+// chain (compose-entry on it then succeeds). It returns the chain ID.
+func CreateChain(ctx context.Context, walletURL, factomdURL, ecPublic string, content []byte, extIDs ...[]byte) (string, error) {
+	params := map[string]any{
+		"chain": map[string]any{"firstentry": map[string]any{"extids": hexAll(extIDs), "content": hex.EncodeToString(content)}},
+		"ecpub": ecPublic,
+	}
+	var c composed
+	if err := auditClient(walletURL).Call(ctx, "compose-chain", params, &c); err != nil {
+		return "", fmt.Errorf("compose-chain: %w", err)
+	}
+	r, err := c.submit(ctx, factomdURL)
+	if err != nil {
+		return "", err
+	}
+	if r.ChainID == "" {
+		return "", errors.New("reveal-chain: no chainid in the answer")
+	}
+	err = pollUntil(ctx, 200*time.Millisecond, func() (bool, error) {
+		err := auditClient(factomdURL).Call(ctx, "chain-head", map[string]string{"chainid": r.ChainID}, nil)
+		return err == nil, fmt.Errorf("chain-head %s: %w", r.ChainID, err)
+	})
+	return r.ChainID, err
+}
+
+// WriteEntry composes one entry through walletURL (a walletd or a proxy),
+// commits and reveals it to factomd, and returns its entry hash once
+// factomd has accepted the reveal.
+func WriteEntry(ctx context.Context, walletURL, factomdURL, ecPublic, chainID string, content []byte, extIDs ...[]byte) (string, error) {
+	c, err := ComposeEntry(ctx, walletURL, ecPublic, chainID, content, extIDs...)
+	if err != nil {
+		return "", err
+	}
+	return c.Submit(ctx, factomdURL)
+}
+
+// ComposedEntry is a composed entry, ready to be sent to factomd.
+type ComposedEntry struct{ c composed }
+
+// Submit sends the commit and the reveal to factomd and returns the entry hash.
+func (e ComposedEntry) Submit(ctx context.Context, factomdURL string) (string, error) {
+	r, err := e.c.submit(ctx, factomdURL)
+	return r.EntryHash, err
+}
+
+// ComposeEntry asks walletURL to compose one entry (compose-entry, which
+// checks the balance and the chain in factomd).
+func ComposeEntry(ctx context.Context, walletURL, ecPublic, chainID string, content []byte, extIDs ...[]byte) (ComposedEntry, error) {
+	params := map[string]any{
+		"entry": map[string]any{"chainid": chainID, "extids": hexAll(extIDs), "content": hex.EncodeToString(content)},
+		"ecpub": ecPublic,
+	}
+	var c composed
+	if err := auditClient(walletURL).Call(ctx, "compose-entry", params, &c); err != nil {
+		return ComposedEntry{}, fmt.Errorf("compose-entry: %w", err)
+	}
+	return ComposedEntry{c}, nil
+}
+
+// ChainEntry is one entry in a saved entry block of a chain.
+type ChainEntry struct {
+	Hash string
+	// DBHeight is the directory block the entry landed in.
+	DBHeight int64
+}
+
+// ChainEntries walks a chain's saved entry blocks from its head back to its
+// first, and returns every entry, oldest first; an entry written twice is
+// listed twice. Entries not yet in a saved block are not listed.
+func ChainEntries(ctx context.Context, factomdURL, chainID string) ([]ChainEntry, error) {
+	f := auditClient(factomdURL)
+	var head struct {
+		ChainHead string `json:"chainhead"`
+	}
+	if err := f.Call(ctx, "chain-head", map[string]string{"chainid": chainID}, &head); err != nil {
+		return nil, fmt.Errorf("chain-head: %w", err)
+	}
+	var blocks [][]ChainEntry
+	for keymr := head.ChainHead; keymr != "" && strings.Trim(keymr, "0") != ""; {
+		var eb struct {
+			Header struct {
+				PrevKeyMR string `json:"prevkeymr"`
+				DBHeight  int64  `json:"dbheight"`
+			} `json:"header"`
+			EntryList []struct {
+				EntryHash string `json:"entryhash"`
+			} `json:"entrylist"`
+		}
+		if err := f.Call(ctx, "entry-block", map[string]string{"keymr": keymr}, &eb); err != nil {
+			return nil, fmt.Errorf("entry-block %s: %w", keymr, err)
+		}
+		var es []ChainEntry
+		for _, e := range eb.EntryList {
+			es = append(es, ChainEntry{Hash: e.EntryHash, DBHeight: eb.Header.DBHeight})
+		}
+		blocks = append(blocks, es)
+		keymr = eb.Header.PrevKeyMR
+	}
+	var out []ChainEntry
+	for i := len(blocks) - 1; i >= 0; i-- {
+		out = append(out, blocks[i]...)
+	}
+	return out, nil
+}
+
+// WaitOnChain waits until every hash is in a saved entry block of the
+// chain, and returns the chain's entries then. It fails when ctx ends
+// first, naming how many are missing.
+func WaitOnChain(ctx context.Context, factomdURL, chainID string, hashes []string) ([]ChainEntry, error) {
+	var entries []ChainEntry
+	err := pollUntil(ctx, 500*time.Millisecond, func() (bool, error) {
+		es, err := ChainEntries(ctx, factomdURL, chainID)
+		if err != nil {
+			return false, err
+		}
+		entries = es
+		on := map[string]bool{}
+		for _, e := range es {
+			on[e.Hash] = true
+		}
+		missing := 0
+		for _, h := range hashes {
+			if !on[h] {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Errorf("%d of %d entries not on chain %s yet", missing, len(hashes), chainID)
+	})
+	return entries, err
+}
+
+// pollUntil calls cond every interval until it reports done or ctx ends;
+// then the last reason cond gave is returned.
+func pollUntil(ctx context.Context, interval time.Duration, cond func() (bool, error)) error {
+	var why error
+	err := wait.PollUntilContextCancel(ctx, interval, true, func(context.Context) (bool, error) {
+		done, reason := cond()
+		why = reason
+		return done, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", err, why)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The audit-log helpers against a real factomd LOCAL network and a real
+// walletd: funding, a chain, entries, and the check that they are on it.
+func TestAuditLogHelpersOnARealNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real factomd and walletd; skipped in -short mode")
+	}
+	dir := t.TempDir()
+	node, err := StartFactomd("factomd-audit", FactomdOptions{Dir: dir, BlockTime: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Stop(10 * time.Second)
+	w, err := StartWalletd(WalletdOptions{Dir: dir + "/walletd", Factomd: strings.TrimPrefix(node.URL(), "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	ec, err := NewFundedECAddress(ctx, w.URL(), node.URL(), 100)
+	if err != nil {
+		t.Fatalf("funding: %v\nwalletd:\n%s", err, tail(w.Logs(), 2000))
+	}
+	if b, err := ECBalance(ctx, node.URL(), ec); err != nil || b < 100 {
+		t.Fatalf("balance %d, %v; want at least 100", b, err)
+	}
+	chain, err := CreateChain(ctx, w.URL(), node.URL(), ec, []byte("audit log"), []byte("audit"), []byte(t.Name()))
+	if err != nil {
+		t.Fatalf("chain: %v", err)
+	}
+	var hashes []string
+	for i := range 5 {
+		h, err := WriteEntry(ctx, w.URL(), node.URL(), ec, chain, []byte(fmt.Sprintf("record %d", i)), []byte("seq"))
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		hashes = append(hashes, h)
+	}
+	entries, err := WaitOnChain(ctx, node.URL(), chain, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first entry of the chain plus the five, each once, in blocks
+	// after the chain's.
+	seen := map[string]int{}
+	for _, e := range entries {
+		seen[e.Hash]++
+		if e.DBHeight <= 0 {
+			t.Errorf("entry %s without a block height", e.Hash)
+		}
+	}
+	for _, h := range hashes {
+		if seen[h] != 1 {
+			t.Errorf("entry %s on the chain %d times", h, seen[h])
+		}
+	}
+	if len(entries) != len(hashes)+1 {
+		t.Errorf("chain holds %d entries, want %d", len(entries), len(hashes)+1)
+	}
+}
