@@ -80,7 +80,9 @@ func (n *Node) cleanHost() {
 	unmountUnder(n.dir)
 	removeCgroups("kubepods")
 	if n.ipForward != "" {
-		_ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(n.ipForward), 0o644)
+		if os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(n.ipForward), 0o644) == nil {
+			_ = os.Remove(ipForwardFile)
+		}
 	}
 }
 
@@ -110,6 +112,12 @@ func cleanStale() {
 				_ = syscall.Kill(n, syscall.SIGKILL)
 			}
 		}
+	}
+	// Sandbox network namespaces CNI made and nobody tore down (their veth
+	// ends go with them), then the bridges.
+	netns, _ := filepath.Glob("/run/netns/cni-*")
+	for _, ns := range netns {
+		_ = exec.Command("ip", "netns", "delete", filepath.Base(ns)).Run()
 	}
 	links, _ := net.Interfaces()
 	for _, l := range links {
@@ -200,6 +208,23 @@ func removeCgroups(name string) {
 			_ = syscall.Rmdir(d)
 		}
 	}
+}
+
+// ipForwardFile keeps net.ipv4.ip_forward as it was before the first node
+// changed it, so a run after a killed one still restores the host's value.
+const ipForwardFile = "/run/factom-sidecar-node.ip_forward"
+
+// originalIPForward is the host's ip_forward before any node: from the
+// file a killed run left, or read now and written down.
+func originalIPForward() string {
+	if data, err := os.ReadFile(ipForwardFile); err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	v := readSysctl("net/ipv4/ip_forward")
+	if v != "" {
+		_ = os.WriteFile(ipForwardFile, []byte(v), 0o644)
+	}
+	return v
 }
 
 func readSysctl(name string) string {

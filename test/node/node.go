@@ -123,7 +123,7 @@ func Start(ctx context.Context, dir string) (*Node, error) {
 	}
 	cleanStale()
 	n := &Node{IP: ip, dir: dir, bridge: "fst" + strconv.Itoa(os.Getpid()%100000)}
-	n.ipForward = readSysctl("net/ipv4/ip_forward")
+	n.ipForward = originalIPForward()
 	if err := n.start(ctx); err != nil {
 		n.Stop()
 		return nil, err
