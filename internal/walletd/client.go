@@ -209,13 +209,20 @@ func (c *Client) ImportIdentityKeys(ctx context.Context, secrets ...Secret) ([]K
 	return r.Keys, err
 }
 
-// importEnd ends a quiet identity import: not an identity secret, so
-// walletd stops at it with errImportEnd, after inserting every key before it.
-const importEnd = "idsec-end-of-import"
+// QuietImportEnd ends a quiet identity import: not an identity secret, so
+// walletd stops at it with an error, after inserting every key before it.
+const QuietImportEnd = "idsec-end-of-import"
 
-// errImportEnd is walletd's error data for importEnd
+// errImportEnd is walletd's error data for QuietImportEnd
 // (factom.GetIdentityKey's error).
 const errImportEnd = `"invalid Identity Private Key"`
+
+// IsQuietImportEnd reports whether a JSON-RPC error from walletd is its
+// refusal of QuietImportEnd: code -32603 with factom.GetIdentityKey's error.
+// Only a batch whose every other key is valid can end that way.
+func IsQuietImportEnd(code int, data json.RawMessage) bool {
+	return code == -32603 && string(data) == errImportEnd
+}
 
 // ImportIdentityKeysQuietly imports idsec... secrets without walletd
 // printing them. walletd v2.4.2 prints the params of every successful call
@@ -226,10 +233,10 @@ const errImportEnd = `"invalid Identity Private Key"`
 // every real key when it refuses that last one, and that refusal is the
 // success this method reports. Any other answer is an error.
 func (c *Client) ImportIdentityKeysQuietly(ctx context.Context, secrets ...Secret) error {
-	keys := append(secretParams(secrets), secretParam{Secret: importEnd})
+	keys := append(secretParams(secrets), secretParam{Secret: QuietImportEnd})
 	_, err := c.rpc.CallRaw(ctx, MethodImportIdentityKeys, map[string]any{"keys": keys})
 	var rpcErr *jsonrpc.RPCError
-	if errors.As(err, &rpcErr) && rpcErr.Code == -32603 && string(rpcErr.Data) == errImportEnd {
+	if errors.As(err, &rpcErr) && IsQuietImportEnd(rpcErr.Code, rpcErr.Data) {
 		return nil
 	}
 	if err == nil {

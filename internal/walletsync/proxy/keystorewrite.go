@@ -39,6 +39,17 @@ func (p *Proxy) keystoreWrite(ctx context.Context, r *http.Request, req request,
 		return fail(walletdInvalidParams, fmt.Sprintf("invalid params: at most %d keys per import; split the batch (nothing was sent to walletd)", p.opts.MaxImportKeys),
 			outcomeBadRequest, nil, zerolog.InfoLevel)
 	}
+	// Identity imports go to walletd in a form it does not print.
+	fwd, translate := req, func(up upstream, out outcome) (upstream, outcome) { return up, out }
+	if req.Method == "import-identity-keys" {
+		q, quiet, rerr := quietIdentityImport(req)
+		if rerr != nil {
+			return fail(rerr.Code, rerr.Message, outcomeBadRequest, nil, zerolog.InfoLevel)
+		}
+		if quiet != nil {
+			fwd, translate = q, quiet
+		}
+	}
 	// A write gets its whole walletd timeout, and at most half the
 	// request's: the other half is for waiting for the lock.
 	timeout := min(p.opts.WalletdTimeout, p.opts.RequestTimeout/2)
@@ -66,7 +77,7 @@ func (p *Proxy) keystoreWrite(ctx context.Context, r *http.Request, req request,
 	answered := make(chan answer, 1)
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+p.opts.HoldTimeout)
 	go func() {
-		up, out := p.forward(hctx, timeout+p.opts.HoldTimeout, r, req)
+		up, out := translate(p.forward(hctx, timeout+p.opts.HoldTimeout, r, fwd))
 		answered <- answer{up, out}
 	}()
 	timer := time.NewTimer(timeout)

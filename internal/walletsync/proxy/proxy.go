@@ -395,6 +395,7 @@ type upstream struct {
 	reply   reply
 	result  json.RawMessage // set when walletd returned a result
 	errCode int             // walletd's JSON-RPC error code, when it sent one
+	errData json.RawMessage // and its data
 }
 
 // call forwards req to walletd. The outcome is outcomeOK only when walletd
@@ -464,10 +465,11 @@ func (p *Proxy) forward(ctx context.Context, timeout time.Duration, r *http.Requ
 	rep := reply{status: http.StatusOK, body: body}
 	if len(env.Error) > 0 && !bytes.Equal(env.Error, jsonNull) {
 		var e struct {
-			Code int `json:"code"`
+			Code int             `json:"code"`
+			Data json.RawMessage `json:"data"`
 		}
 		_ = json.Unmarshal(env.Error, &e)
-		return upstream{reply: rep, errCode: e.Code}, outcome{name: outcomeWalletdError, level: zerolog.InfoLevel}
+		return upstream{reply: rep, errCode: e.Code, errData: e.Data}, outcome{name: outcomeWalletdError, level: zerolog.InfoLevel}
 	}
 	if len(env.Result) == 0 {
 		return upstream{reply: errorReply(http.StatusBadGateway, req.ID, &rpcError{Code: CodeWalletd, Message: "walletd's response has neither result nor error"})},
