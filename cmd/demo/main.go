@@ -1,8 +1,9 @@
 // Command demo runs the whole system on one machine. By default it starts a
 // real single-node Kubernetes cluster (test/node), applies the shipped local
-// overlay with kubectl, writes keys through the leader Service, deletes the
-// leader pod and shows the failover in kubectl logs and Events, and freezes
-// a factomd pod until it leaves its Service. Where that node cannot run (no
+// overlay with kubectl, writes keys through the leader Service, writes an
+// audit log through the Services, deletes the leader pod and shows the
+// failover in kubectl logs and Events, freezes a factomd pod until it
+// leaves its Service, and reads the audit log's chain back. Where that node cannot run (no
 // root, no containerd) it says why and runs the same system as processes
 // posing as pods: a real API server and etcd, a two-node factomd LOCAL
 // network with a sidecar next to each node, and three walletd replicas.

@@ -82,6 +82,17 @@ func runNode(ctx context.Context, out io.Writer, once, keep bool) error {
 		return err
 	}
 
+	bridgeURL, err := d.serviceURL(ctx, "factom-bridge")
+	if err != nil {
+		return err
+	}
+	d.step("Writing an audit log: entries composed through factom-wallet, committed and revealed through factom-bridge")
+	audit, err := startAuditLog(ctx, out, svc, bridgeURL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "    it keeps writing through everything that follows")
+
 	d.step("kubectl delete pod %s (the leader)", leader)
 	deleted := time.Now()
 	if _, err := d.n.Kubectl(ctx, "-n", demoNamespace, "delete", "pod", leader, "--wait=false"); err != nil {
@@ -125,6 +136,11 @@ func runNode(ctx context.Context, out io.Writer, once, keep bool) error {
 		return err
 	}
 	d.getPods(ctx)
+
+	d.step("Stopping the audit log and reading its chain back from factomd")
+	if err := audit.finish(ctx); err != nil {
+		return err
+	}
 
 	if once {
 		d.step("Done (--once)")
