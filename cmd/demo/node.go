@@ -234,8 +234,15 @@ func (d *nodeDemo) podAddr(ctx context.Context, pod string) string {
 	return net.JoinHostPort(p.Status.PodIP, "8099")
 }
 
+// holdsAll checks that the leader behind url holds every key. Like any
+// client it retries while the Service still points at a pod on its way out.
 func (d *nodeDemo) holdsAll(ctx context.Context, url string, keys []string) error {
-	raw, err := jsonrpc.New(url, jsonrpc.Options{Timeout: 10 * time.Second}).CallRaw(ctx, "all-addresses", nil)
+	var raw json.RawMessage
+	err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
+		var err error
+		raw, err = jsonrpc.New(url, jsonrpc.Options{Timeout: 10 * time.Second}).CallRaw(ctx, "all-addresses", nil)
+		return err == nil, err
+	})
 	if err != nil {
 		return err
 	}

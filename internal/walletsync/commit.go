@@ -145,7 +145,8 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 			r.fence(term, snap.Term)
 			return fmt.Errorf("commit %s under term %d, stored term %d: %w", method, term, snap.Term, ErrFenced)
 		}
-		r.snap, r.stale = snap, false
+		r.setSnap(snap)
+		r.stale = false
 	}
 	d, err := r.deriver(r.snap.State.Seed)
 	if err != nil {
@@ -200,7 +201,7 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 		}
 		return fmt.Errorf("commit %s: %w", method, err)
 	}
-	r.snap = snap
+	r.setSnap(snap)
 	r.applied.Store(snap.Generation)
 	r.seen.Store(snap.Generation)
 	r.metrics.appliedGeneration.Set(float64(snap.Generation))
@@ -233,7 +234,8 @@ func (r *Replicator) repairLocked(ctx context.Context, term int64) {
 		if err != nil {
 			return
 		}
-		r.snap, r.stale = snap, false
+		r.setSnap(snap)
+		r.stale = false
 		r.applied.Store(snap.Generation)
 		r.seen.Store(snap.Generation)
 		r.metrics.appliedGeneration.Set(float64(snap.Generation))

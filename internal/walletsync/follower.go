@@ -82,6 +82,13 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		r.reportRejected(ctx, sec.ResourceVersion, err)
 		return nil // retrying the same bytes cannot help; the next version will come by the watch
 	}
+	if older, own := r.olderThanOwn(snap); older {
+		// Led until just now: the watch has not yet delivered this
+		// replica's last commit. Applying this older version would take
+		// back keys acknowledged since; the newer version is on its way.
+		r.setInSync(false, fmt.Sprintf("waiting for the keystore Secret at generation %d (this replica's last commit); the watch delivered %d", own, snap.Generation))
+		return nil
+	}
 	r.seen.Store(snap.Generation)
 	r.noteTerm(snap.Term)
 	d, err := r.deriver(snap.State.Seed)

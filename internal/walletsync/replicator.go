@@ -94,11 +94,19 @@ type Replicator struct {
 	preempt    atomic.Bool
 
 	// Follower status, read by probes without locking.
-	applied    atomic.Int64
-	seen       atomic.Int64
-	inSync     atomic.Bool
-	reason     atomic.Value // string
-	lastReject atomic.Value // string: resourceVersion+reason last reported
+	applied atomic.Int64
+	seen    atomic.Int64
+	// ownGen and ownTerm are the newest version of the Secret this replica
+	// has itself read or written as leader. Followed again, it never
+	// applies an older one of the same or an earlier term: a watch may
+	// still deliver the version before its last commit, and that version
+	// lacks a key this walletd holds and a client has received. (A newer
+	// term's version, a recreated Secret included, is always applied.)
+	ownMu           sync.Mutex
+	ownGen, ownTerm int64
+	inSync          atomic.Bool
+	reason          atomic.Value // string
+	lastReject      atomic.Value // string: resourceVersion+reason last reported
 
 	latestMu sync.Mutex
 	latest   *corev1.Secret
@@ -334,7 +342,8 @@ func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapsh
 }
 
 func (r *Replicator) becomeLeader(term int64, snap *store.Snapshot) {
-	r.snap, r.stale, r.fenced, r.dirty, r.writing = snap, false, false, false, false
+	r.setSnap(snap)
+	r.stale, r.fenced, r.dirty, r.writing = false, false, false, false
 	// The leader's walletd changes through the proxy from now on: the
 	// follower's view of it is rebuilt after a demotion.
 	r.local = nil
@@ -369,6 +378,27 @@ func (r *Replicator) Demote() {
 		r.mu.Unlock()
 		r.signal()
 	}()
+}
+
+// setSnap makes snap the leader's view of the Secret. Caller holds mu.
+func (r *Replicator) setSnap(snap *store.Snapshot) {
+	r.snap = snap
+	if snap == nil {
+		return
+	}
+	r.ownMu.Lock()
+	if snap.Term > r.ownTerm || (snap.Term == r.ownTerm && snap.Generation > r.ownGen) {
+		r.ownGen, r.ownTerm = snap.Generation, snap.Term
+	}
+	r.ownMu.Unlock()
+}
+
+// olderThanOwn reports whether snap predates this replica's own last view
+// as leader (see ownGen), and that view's generation.
+func (r *Replicator) olderThanOwn(snap *store.Snapshot) (bool, int64) {
+	r.ownMu.Lock()
+	defer r.ownMu.Unlock()
+	return snap.Term < r.ownTerm || (snap.Term == r.ownTerm && snap.Generation < r.ownGen), r.ownGen
 }
 
 // noteTerm records a term seen in the Secret.
