@@ -232,7 +232,10 @@ func testConfig(local string, refs ...string) Config {
 	cfg.ReferenceURLs = refs
 	cfg.PodIP = ""
 	cfg.PollInterval = time.Second
-	cfg.PollTimeout = 500 * time.Millisecond
+	// The fake clock drives polls, but the timeout is real: as long as the
+	// interval allows, for a loopback fake on a loaded machine (tests of
+	// hangs set their own).
+	cfg.PollTimeout = 900 * time.Millisecond
 	cfg.StaleAfter = 5 * time.Second
 	cfg.StallWindow = time.Minute
 	cfg.UnresponsiveWindow = 30 * time.Second
