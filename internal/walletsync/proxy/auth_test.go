@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -311,5 +312,49 @@ func TestBadAuthFileIsAnErrorNamingTheLine(t *testing.T) {
 	users, err := ParseAuthFile([]byte("# comment\n\n" + authLine(t, "alice", "admin")))
 	if err != nil || users["alice"].role != RoleAdmin {
 		t.Fatalf("a good file: %v %v", users, err)
+	}
+}
+
+// recordingTransport keeps the Authorization header of each request to
+// walletd.
+type recordingTransport struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.seen = append(rt.seen, r.Header.Get("Authorization"))
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// walletd with its own RPC auth gets walletd's credentials from the proxy,
+// never the proxy user's.
+func TestProxyLogsInToWalletdWithWalletdsCredentials(t *testing.T) {
+	proc, url, err := startWalletd(t.TempDir(), "with-auth", "-walletuser", "wd", "-walletpassword", "wd-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	path := filepath.Join(t.TempDir(), "users")
+	writeAuthFile(t, path, [2]string{"writer", "write"})
+	rec := &recordingTransport{}
+	opts := Options{WalletdURL: url, Auth: newAuthenticator(t, path, AuthOptions{}, zerolog.Nop()), WalletdUser: "wd", WalletdPassword: "wd-secret"}
+	p := newTestProxy(t, opts)
+	p.Proxy.client.HTTPClient.Transport = rec
+	mustResult[address](t, callWith(t, p.URL, "generate-ec-address", nil, as("writer")))
+
+	// Without walletd's credentials walletd refuses, whatever the client sent.
+	opts.WalletdUser, opts.WalletdPassword = "", ""
+	bare := newTestProxy(t, opts)
+	if r := callWith(t, bare.URL, "properties", nil, as("writer")); r.Status != http.StatusUnauthorized {
+		t.Fatalf("walletd without its credentials: HTTP %d %s, want walletd's 401", r.Status, r.Raw)
+	}
+	want := basic("wd", "wd-secret").Get("Authorization")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.seen) != 1 || rec.seen[0] != want {
+		t.Fatalf("walletd was sent %q, want walletd's own credentials once", rec.seen)
 	}
 }

@@ -266,10 +266,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Str("event", "proxy_request").
 		Str("method", method).
 		Str("class", class).
-		Str("user", id.user).
 		Str("outcome", out.name).
 		Int("status", rep.status).
 		Float64("durationMs", float64(elapsed.Microseconds())/1000)
+	if id.user != "" {
+		ev = ev.Str("user", id.user)
+	}
 	if out.admitted {
 		ev = ev.Int64("term", out.term)
 	}
