@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,9 +41,37 @@ func writeProxyUsers(t *testing.T, path string) {
 	}
 }
 
+// securedProxy reaches the proxies over TLS, trusting the test's CA.
+type securedProxy struct{ transport *http.Transport }
+
+func (s securedProxy) url(p *testenv.WalletPod) string {
+	return "https://" + strings.TrimPrefix(p.ProxyURL(), "http://")
+}
+
 // asUser talks to a pod's proxy as one of proxyUsers.
-func asUser(p *testenv.WalletPod, user string) *walletd.Client {
-	return walletd.New(jsonrpc.New(p.ProxyURL(), jsonrpc.Options{Timeout: 30 * time.Second, User: user, Password: proxyUsers[user].password}))
+func (s securedProxy) asUser(p *testenv.WalletPod, user string) *walletd.Client {
+	return walletd.New(jsonrpc.New(s.url(p), jsonrpc.Options{Timeout: 30 * time.Second, User: user, Password: proxyUsers[user].password, Transport: s.transport}))
+}
+
+// serverCert writes a CA-signed certificate for 127.0.0.1 into dir.
+func serverCert(t *testing.T, dir string) (ca *testenv.CA, certFile, keyFile string) {
+	t.Helper()
+	ca, err := testenv.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue(2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca, certFile, keyFile
 }
 
 func rpcCode(err error) int {
@@ -53,16 +82,20 @@ func rpcCode(err error) int {
 	return 0
 }
 
-// walletd with its RPC auth on, the proxy with its own users: the
+// walletd with its RPC auth on, the proxy with its own users and TLS: the
 // sidecars log in to walletd with walletd's credentials, replicate, fail
 // over, and refuse each client what its role does not allow.
 func TestSecuredProxyReplicatesAndFailsOverWithWalletdAuth(t *testing.T) {
-	authFile := filepath.Join(t.TempDir(), "users")
+	dir := t.TempDir()
+	authFile := filepath.Join(dir, "users")
 	writeProxyUsers(t, authFile)
+	ca, certFile, keyFile := serverCert(t, dir)
+	sp := securedProxy{transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	const walletdUser, walletdPassword = "walletd-rpc", "walletd-rpc-pw-5be1"
 	c := newCluster(t, testenv.ClusterOptions{
 		WalletdUser: walletdUser, WalletdPassword: walletdPassword,
-		ExtraArgs: []string{"--proxy-auth-file", authFile, "--allow-wallet-backup"},
+		ExtraArgs: []string{"--proxy-auth-file", authFile, "--allow-wallet-backup",
+			"--proxy-tls-cert-file", certFile, "--proxy-tls-key-file", keyFile},
 	})
 	var seen secrets
 	seen.add(walletdPassword)
@@ -81,7 +114,15 @@ func TestSecuredProxyReplicatesAndFailsOverWithWalletdAuth(t *testing.T) {
 	if _, err := bare.Properties(ctx); err == nil {
 		t.Fatal("walletd answered without its credentials")
 	}
-	resp, err := http.Post(leader.ProxyURL(), "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"properties"}`))
+	// Go's TLS server answers a plain-HTTP request with a bare 400.
+	if plain, err := http.Post(leader.ProxyURL(), "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"properties"}`)); err == nil {
+		plain.Body.Close()
+		if plain.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to the TLS proxy: HTTP %d, want 400", plain.StatusCode)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: sp.transport}
+	resp, err := client.Post(sp.url(leader), "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"properties"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,20 +132,20 @@ func TestSecuredProxyReplicatesAndFailsOverWithWalletdAuth(t *testing.T) {
 	}
 
 	before := publicKeys(t, direct(leader))
-	if _, err := asUser(leader, "app").GenerateECAddress(ctx); rpcCode(err) != proxy.CodeForbidden {
+	if _, err := sp.asUser(leader, "app").GenerateECAddress(ctx); rpcCode(err) != proxy.CodeForbidden {
 		t.Fatalf("a read user's generate-ec-address: %v, want forbidden", err)
 	}
-	if _, err := asUser(leader, "app").AllAddresses(ctx); rpcCode(err) != proxy.CodeForbidden {
+	if _, err := sp.asUser(leader, "app").AllAddresses(ctx); rpcCode(err) != proxy.CodeForbidden {
 		t.Fatalf("a read user's all-addresses: %v, want forbidden", err)
 	}
-	if _, err := asUser(leader, "operator").WalletBackup(ctx); rpcCode(err) != proxy.CodeForbidden {
+	if _, err := sp.asUser(leader, "operator").WalletBackup(ctx); rpcCode(err) != proxy.CodeForbidden {
 		t.Fatalf("a write user's wallet-backup: %v, want forbidden", err)
 	}
 	if got := publicKeys(t, direct(leader)); strings.Join(got, ",") != strings.Join(before, ",") {
 		t.Fatalf("refused calls changed walletd's keystore: %d keys, had %d", len(got), len(before))
 	}
 
-	op := asUser(leader, "operator")
+	op := sp.asUser(leader, "operator")
 	var acked []string
 	for range 3 {
 		k, err := op.GenerateECAddress(ctx)
@@ -115,10 +156,10 @@ func TestSecuredProxyReplicatesAndFailsOverWithWalletdAuth(t *testing.T) {
 		acked = append(acked, k.Public)
 	}
 	waitReplicated(t, c, leader)
-	seen.addBackup(t, asUser(leader, "backup"))
+	seen.addBackup(t, sp.asUser(leader, "backup"))
 
 	next, held := crashLeader(t, c, leader, acked)
-	k, err := asUser(next, "operator").GenerateFactoidAddress(ctx)
+	k, err := sp.asUser(next, "operator").GenerateFactoidAddress(ctx)
 	if err != nil {
 		t.Fatalf("operator's write on the new leader: %v", err)
 	}
