@@ -37,9 +37,6 @@ type Authenticator struct {
 	opts  AuthOptions
 	log   zerolog.Logger
 	table atomic.Pointer[authTable]
-	// dummy is compared against for unknown users, so that the time of a
-	// refusal does not tell whether the user exists.
-	dummy []byte
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -54,6 +51,9 @@ type authTable struct {
 	// every call. A new table (the file changed) starts empty.
 	key      []byte
 	verified sync.Map // user → []byte
+	// dummy is checked for unknown users, at the file's highest cost, so
+	// that the time of a refusal does not tell whether the user exists.
+	dummy []byte
 }
 
 // maxLimiters bounds the per-IP limiters kept; beyond it they are dropped
@@ -71,11 +71,7 @@ func NewAuthenticator(path string, opts AuthOptions, log zerolog.Logger) (*Authe
 	if opts.FailureBurst <= 0 {
 		opts.FailureBurst = 10
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	a := &Authenticator{path: path, opts: opts, log: log.With().Str("subsystem", "proxy-auth").Logger(), dummy: dummy, limiters: map[string]*rate.Limiter{}}
+	a := &Authenticator{path: path, opts: opts, log: log.With().Str("subsystem", "proxy-auth").Logger(), limiters: map[string]*rate.Limiter{}}
 	if _, err := a.Reload(); err != nil {
 		return nil, err
 	}
@@ -101,35 +97,23 @@ func (a *Authenticator) Reload() (bool, error) {
 	if _, err := rand.Read(key); err != nil {
 		return false, fmt.Errorf("auth: %w", err)
 	}
-	a.table.Store(&authTable{sum: sum, users: users, key: key})
+	cost := bcrypt.MinCost
+	for _, u := range users {
+		if c, _ := bcrypt.Cost(u.hash); c > cost {
+			cost = c
+		}
+	}
+	dummy, err := bcrypt.GenerateFromPassword(key, cost)
+	if err != nil {
+		return false, fmt.Errorf("auth: %w", err)
+	}
+	a.table.Store(&authTable{sum: sum, users: users, key: key, dummy: dummy})
 	return true, nil
 }
 
 // Run re-reads the file every PollInterval until ctx ends.
 func (a *Authenticator) Run(ctx context.Context) {
-	t := time.NewTicker(a.opts.PollInterval)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := a.Reload()
-		switch {
-		case err != nil:
-			if !failing {
-				a.log.Error().Str("event", "auth_reload_failed").Err(err).Msg("auth file not reloaded; the previous users stay in force")
-			}
-			failing = true
-		case changed:
-			failing = false
-			a.log.Info().Str("event", "auth_reloaded").Int("users", len(a.table.Load().users)).Msg("auth file reloaded")
-		default:
-			failing = false
-		}
-	}
+	reloadEvery(ctx, a.opts.PollInterval, a.Reload, a.log, "auth", "the previous users stay in force")
 }
 
 // identity is who made a request.
@@ -153,7 +137,7 @@ func (a *Authenticator) authenticate(r *http.Request) (identity, reply, outcome,
 		return identity{}, unauthorized("authentication required: send HTTP basic auth"), outcome{name: outcomeUnauthenticated, level: zerolog.InfoLevel}, false
 	}
 	t := a.table.Load()
-	if role, ok := t.check(user, pass, a.dummy); ok {
+	if role, ok := t.check(user, pass); ok {
 		return identity{user: user, role: role}, reply{}, outcome{}, true
 	}
 	lim.Allow()
@@ -166,7 +150,7 @@ func (a *Authenticator) authenticate(r *http.Request) (identity, reply, outcome,
 	return identity{user: name}, unauthorized("authentication failed"), outcome{name: outcomeUnauthenticated, level: zerolog.WarnLevel}, false
 }
 
-func (t *authTable) check(user, pass string, dummy []byte) (Role, bool) {
+func (t *authTable) check(user, pass string) (Role, bool) {
 	u, known := t.users[user]
 	mac := hmac.New(sha256.New, t.key)
 	mac.Write([]byte(pass))
@@ -176,7 +160,7 @@ func (t *authTable) check(user, pass string, dummy []byte) (Role, bool) {
 			return u.role, true
 		}
 	}
-	hash := dummy
+	hash := t.dummy
 	if known {
 		hash = u.hash
 	}

@@ -358,3 +358,24 @@ func TestProxyLogsInToWalletdWithWalletdsCredentials(t *testing.T) {
 		t.Fatalf("walletd was sent %q, want walletd's own credentials once", rec.seen)
 	}
 }
+
+// An unknown user is checked against a hash as slow as the file's slowest,
+// so that a refusal takes as long whether or not the user exists.
+func TestUnknownUsersAreCheckedAtTheFilesCost(t *testing.T) {
+	fast, err := bcrypt.GenerateFromPassword([]byte("a"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := bcrypt.GenerateFromPassword([]byte("b"), bcrypt.MinCost+3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("fast:%s:read\nslow:%s:write\n", fast, slow)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newAuthenticator(t, path, AuthOptions{}, zerolog.Nop())
+	if c, err := bcrypt.Cost(a.table.Load().dummy); err != nil || c != bcrypt.MinCost+3 {
+		t.Fatalf("the dummy hash has cost %d (%v), want the file's highest, %d", c, err, bcrypt.MinCost+3)
+	}
+}

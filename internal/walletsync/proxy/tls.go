@@ -72,30 +72,7 @@ func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 // Run re-reads the files every interval until ctx ends.
 func (c *CertReloader) Run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
-	var lastErr string
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := c.Reload()
-		if err != nil {
-			// Logged once per distinct failure: a renewal in progress
-			// fails a poll or two.
-			if err.Error() != lastErr {
-				c.log.Error().Str("event", "tls_reload_failed").Err(err).Msg("TLS certificate not reloaded; the previous one is still served")
-			}
-			lastErr = err.Error()
-			continue
-		}
-		lastErr = ""
-		if changed {
-			c.log.Info().Str("event", "tls_reloaded").Msg("TLS certificate reloaded")
-		}
-	}
+	reloadEvery(ctx, c.interval, c.Reload, c.log, "tls", "the previous certificate is still served")
 }
 
 // TLSConfig is the proxy's server config: the reloaded pair and, when
