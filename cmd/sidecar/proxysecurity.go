@@ -7,7 +7,6 @@ import (
 	"flag"
 	"net"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -25,9 +24,7 @@ type proxySecurity struct {
 	tlsKeyFile        string
 	clientCAFile      string
 
-	walletdUser, walletdPasswordFile string
-	factomdUser, factomdPasswordFile string
-	walletdPassword, factomdPassword string
+	walletd, factomd rpcLogin
 
 	auth  *proxy.Authenticator
 	certs *proxy.CertReloader
@@ -40,10 +37,9 @@ func (s *proxySecurity) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.tlsCertFile, "proxy-tls-cert-file", "", "PEM certificate the proxy serves TLS with (re-read when it changes); needs --proxy-tls-key-file")
 	fs.StringVar(&s.tlsKeyFile, "proxy-tls-key-file", "", "PEM private key of --proxy-tls-cert-file")
 	fs.StringVar(&s.clientCAFile, "proxy-client-ca-file", "", "PEM CA bundle: the proxy requires client certificates signed by it (mutual TLS); needs --proxy-tls-cert-file")
-	fs.StringVar(&s.walletdUser, "walletd-user", "", "walletd's RPC user (walletd -walletuser), sent by the sidecar's own calls and by the proxy")
-	fs.StringVar(&s.walletdPasswordFile, "walletd-password-file", "", "file holding walletd's RPC password (walletd -walletpassword)")
-	fs.StringVar(&s.factomdUser, "factomd-user", "", "factomd's RPC user, sent by the sidecar's health polls of --factomd-url")
-	fs.StringVar(&s.factomdPasswordFile, "factomd-password-file", "", "file holding factomd's RPC password")
+	s.walletd.RegisterFlags(fs, "walletd", "walletd's RPC user (walletd -walletuser), sent by the sidecar's own calls and by the proxy",
+		"file holding walletd's RPC password (walletd -walletpassword)")
+	registerFactomdLogin(&s.factomd, fs)
 }
 
 func (s *proxySecurity) Validate() error {
@@ -66,34 +62,12 @@ func (s *proxySecurity) Validate() error {
 	if s.clientCAFile != "" && s.tlsCertFile == "" {
 		errs = append(errs, config.Errorf("proxy-client-ca-file", "needs --proxy-tls-cert-file"))
 	}
-	var err error
-	if s.walletdPassword, err = credentials("walletd", s.walletdUser, s.walletdPasswordFile); err != nil {
-		errs = append(errs, err)
-	}
-	if s.factomdPassword, err = credentials("factomd", s.factomdUser, s.factomdPasswordFile); err != nil {
-		errs = append(errs, err)
+	for _, l := range []*rpcLogin{&s.walletd, &s.factomd} {
+		if err := l.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
-}
-
-// credentials reads the password file of a --NAME-user.
-func credentials(name, user, passwordFile string) (string, error) {
-	if (user == "") != (passwordFile == "") {
-		return "", config.Errorf(name+"-user", "--%s-user and --%s-password-file go together", name, name)
-	}
-	if passwordFile == "" {
-		return "", nil
-	}
-	data, err := os.ReadFile(passwordFile)
-	if err != nil {
-		return "", config.Errorf(name+"-password-file", "%w", err)
-	}
-	// A file written by echo ends in a newline that is not the password's.
-	pw := strings.TrimRight(string(data), "\r\n")
-	if pw == "" {
-		return "", config.Errorf(name+"-password-file", "%s: empty", passwordFile)
-	}
-	return pw, nil
 }
 
 // Setup loads the users and the certificate.
@@ -120,7 +94,7 @@ func (s *proxySecurity) Setup(log zerolog.Logger) error {
 func (s *proxySecurity) options(o proxy.Options) proxy.Options {
 	o.Auth = s.auth
 	o.AllowWalletBackup = s.allowWalletBackup
-	o.WalletdUser, o.WalletdPassword = s.walletdUser, s.walletdPassword
+	o.WalletdUser, o.WalletdPassword = s.walletd.User, s.walletd.Password
 	return o
 }
 

@@ -54,3 +54,14 @@ func TestBadProxySecurityFlagsExitWithUsageCode(t *testing.T) {
 		})
 	}
 }
+
+func TestFactomdModeTakesFactomdCredentials(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"factomd", "--factomd-user=sidecar"}, &stdout, &stderr, envOf()); code != exitUsage || !strings.Contains(stderr.String(), "invalid --factomd-user") {
+		t.Fatalf("a user without a password file: exit %d, stderr %q", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"factomd", "--help"}, &stdout, &stderr, envOf()); code != exitOK || !strings.Contains(stdout.String(), "--factomd-password-file (env FACTOM_SIDECAR_FACTOMD_PASSWORD_FILE") {
+		t.Fatalf("help lacks --factomd-password-file:\n%s", stdout.String())
+	}
+}

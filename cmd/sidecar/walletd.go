@@ -98,7 +98,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	rpcURL := walletdRPCURL(m.walletdURL)
 	m.health = walletdhealth.New(m.walletdClient(rpcURL, time.Second), walletdhealth.Options{}, rt.Log)
 	if m.factomdHealth, err = health.NewWithOptions(m.factomd, rt.Log.With().Str("target", "factomd").Logger(), rt.Registry, nil,
-		health.Options{MetricPrefix: walletdFactomdMetricPrefix, User: m.security.factomdUser, Password: m.security.factomdPassword}); err != nil {
+		health.Options{MetricPrefix: walletdFactomdMetricPrefix, User: m.security.factomd.User, Password: m.security.factomd.Password}); err != nil {
 		return err
 	}
 
@@ -201,7 +201,7 @@ func (m *walletdMode) Run(ctx context.Context) error {
 
 // walletdClient calls walletd with its RPC credentials, if any.
 func (m *walletdMode) walletdClient(rpcURL string, timeout time.Duration) *jsonrpc.Client {
-	return jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: timeout, User: m.security.walletdUser, Password: m.security.walletdPassword})
+	return jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: timeout, User: m.security.walletd.User, Password: m.security.walletd.Password})
 }
 
 // walletdRPCURL appends walletd's /v2 path to a base URL without one.
