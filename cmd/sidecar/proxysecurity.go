@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"net"
@@ -61,6 +62,12 @@ func (s *proxySecurity) Validate() error {
 	}
 	if s.clientCAFile != "" && s.tlsCertFile == "" {
 		errs = append(errs, config.Errorf("proxy-client-ca-file", "needs --proxy-tls-cert-file"))
+	} else if s.clientCAFile != "" {
+		if pem, err := os.ReadFile(s.clientCAFile); err != nil {
+			errs = append(errs, config.Errorf("proxy-client-ca-file", "%w", err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			errs = append(errs, config.Errorf("proxy-client-ca-file", "%s: no PEM certificate", s.clientCAFile))
+		}
 	}
 	for _, l := range []*rpcLogin{&s.walletd, &s.factomd} {
 		if err := l.Validate(); err != nil {
@@ -81,12 +88,10 @@ func (s *proxySecurity) Setup(log zerolog.Logger) error {
 	if s.tlsCertFile == "" {
 		return nil
 	}
-	if s.certs, err = proxy.NewCertReloader(s.tlsCertFile, s.tlsKeyFile, 0, log); err != nil {
+	if s.certs, err = proxy.NewCertReloader(s.tlsCertFile, s.tlsKeyFile, s.clientCAFile, 0, log); err != nil {
 		return config.Errorf("proxy-tls-cert-file", "%w", err)
 	}
-	if s.tls, err = proxy.TLSConfig(s.certs, s.clientCAFile); err != nil {
-		return config.Errorf("proxy-client-ca-file", "%w", err)
-	}
+	s.tls = s.certs.TLSConfig()
 	return nil
 }
 

@@ -93,16 +93,12 @@ func TestProxyServesTheMountedCertAndItsRenewal(t *testing.T) {
 	writeAtomic(t, certFile, c1)
 	writeAtomic(t, keyFile, k1)
 	logs := &logBuffer{}
-	certs, err := NewCertReloader(certFile, keyFile, 20*time.Millisecond, zerolog.New(logs))
+	certs, err := NewCertReloader(certFile, keyFile, "", 20*time.Millisecond, zerolog.New(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	go certs.Run(t.Context())
-	cfg, err := TLSConfig(certs, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := serveTLS(t, cfg)
+	url := serveTLS(t, certs.TLSConfig())
 	client := tlsClient(ca)
 	if serial, err := servedSerial(t, client, url); err != nil || serial != 101 {
 		t.Fatalf("served serial %d (%v), want the mounted 101", serial, err)
@@ -136,7 +132,7 @@ func TestProxyServesTheMountedCertAndItsRenewal(t *testing.T) {
 	}
 }
 
-func TestMutualTLSRefusesAClientWithoutACert(t *testing.T) {
+func TestMutualTLSServesOnlyClientsOfTheClientCAInForce(t *testing.T) {
 	ca := newTestCA(t)
 	dir := t.TempDir()
 	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.crt")
@@ -144,15 +140,12 @@ func TestMutualTLSRefusesAClientWithoutACert(t *testing.T) {
 	writeAtomic(t, certFile, c1)
 	writeAtomic(t, keyFile, k1)
 	writeAtomic(t, caFile, ca.PEM)
-	certs, err := NewCertReloader(certFile, keyFile, 0, zerolog.Nop())
+	certs, err := NewCertReloader(certFile, keyFile, caFile, 20*time.Millisecond, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := TLSConfig(certs, caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := serveTLS(t, cfg)
+	go certs.Run(t.Context())
+	url := serveTLS(t, certs.TLSConfig())
 
 	if _, err := servedSerial(t, tlsClient(ca), url); err == nil {
 		t.Fatal("a client without a certificate was served")
@@ -174,6 +167,18 @@ func TestMutualTLSRefusesAClientWithoutACert(t *testing.T) {
 	if _, err := servedSerial(t, tlsClient(ca, pair), url); err != nil {
 		t.Fatalf("a client with a certificate of the CA: %v", err)
 	}
+
+	// A new client CA bundle applies without a restart.
+	writeAtomic(t, caFile, other.PEM)
+	if err := testenv.Eventually(10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		_, err := servedSerial(t, tlsClient(ca, otherPair), url)
+		return err == nil, err
+	}); err != nil {
+		t.Fatalf("a client of the new client CA is not served: %v", err)
+	}
+	if _, err := servedSerial(t, tlsClient(ca, pair), url); err == nil {
+		t.Fatal("a client of the replaced client CA is still served")
+	}
 }
 
 func TestCertReloaderRefusesAMismatchedPair(t *testing.T) {
@@ -183,7 +188,7 @@ func TestCertReloaderRefusesAMismatchedPair(t *testing.T) {
 	_, k2 := ca.issue(t, 2, false)
 	writeAtomic(t, filepath.Join(dir, "c"), c1)
 	writeAtomic(t, filepath.Join(dir, "k"), k2)
-	if _, err := NewCertReloader(filepath.Join(dir, "c"), filepath.Join(dir, "k"), 0, zerolog.Nop()); err == nil {
+	if _, err := NewCertReloader(filepath.Join(dir, "c"), filepath.Join(dir, "k"), "", 0, zerolog.Nop()); err == nil {
 		t.Fatal("a certificate with another key's file was accepted")
 	}
 }
