@@ -123,7 +123,7 @@ type identity struct {
 }
 
 // authenticate checks r's credentials. ok false comes with the reply: 401
-// without or with wrong credentials, 429 after too many failures.
+// without or with wrong credentials, 429 after too many wrong ones.
 func (a *Authenticator) authenticate(r *http.Request) (identity, reply, outcome, bool) {
 	lim := a.limiter(clientIP(r))
 	if lim.Tokens() < 1 {
@@ -133,7 +133,8 @@ func (a *Authenticator) authenticate(r *http.Request) (identity, reply, outcome,
 	}
 	user, pass, ok := Credentials(r.Header)
 	if !ok {
-		lim.Allow()
+		// Not a failure: nothing was guessed, and a client may ask first
+		// and answer the challenge.
 		return identity{}, unauthorized("authentication required: send HTTP basic auth"), outcome{name: outcomeUnauthenticated, level: zerolog.InfoLevel}, false
 	}
 	t := a.table.Load()

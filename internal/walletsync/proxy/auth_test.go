@@ -251,6 +251,12 @@ func TestFailedLoginsAreRateLimitedPerClient(t *testing.T) {
 	writeAuthFile(t, path, [2]string{"writer", "write"})
 	a := newAuthenticator(t, path, AuthOptions{FailuresPerSecond: 0.001, FailureBurst: 3}, zerolog.Nop())
 	tp := newTestProxy(t, Options{Auth: a})
+	// Asking without credentials guesses nothing and is not counted.
+	for range 5 {
+		if r := callWith(t, tp.URL, "properties", nil, nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("without credentials: HTTP %d, want 401", r.Status)
+		}
+	}
 	for i := range 3 {
 		if r := callWith(t, tp.URL, "properties", nil, basic("writer", "guess")); r.Status != http.StatusUnauthorized {
 			t.Fatalf("failed attempt %d: HTTP %d, want 401", i+1, r.Status)
