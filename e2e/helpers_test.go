@@ -39,7 +39,8 @@ func viaProxy(p *testenv.WalletPod) *walletd.Client {
 
 // direct talks to a pod's walletd itself, to check what it holds.
 func direct(p *testenv.WalletPod) *walletd.Client {
-	return walletd.New(jsonrpc.New(p.Walletd.URL(), jsonrpc.Options{Timeout: 30 * time.Second}))
+	user, password := p.Walletd.Credentials()
+	return walletd.New(jsonrpc.New(p.Walletd.URL(), jsonrpc.Options{Timeout: 30 * time.Second, User: user, Password: password}))
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -179,4 +180,26 @@ func (s *secrets) checkNoLeaks(t *testing.T, c *testenv.Cluster) {
 	for _, e := range events.Items {
 		s.check(t, "Event "+e.Reason, e.Message)
 	}
+}
+
+// crashLeader kills leader, waits for the next one and checks that its
+// walletd holds every acknowledged key; it returns the new leader and the
+// keys its walletd holds.
+func crashLeader(t *testing.T, c *testenv.Cluster, leader *testenv.WalletPod, acked []string) (*testenv.WalletPod, []string) {
+	t.Helper()
+	leader.Kill()
+	next, err := c.Leader(60 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == leader {
+		t.Fatal("the killed pod is still the leader")
+	}
+	held := publicKeys(t, direct(next))
+	for _, k := range acked {
+		if !contains(held, k) {
+			t.Fatalf("the new leader %s lost acknowledged key %s", next.Name, k)
+		}
+	}
+	return next, held
 }

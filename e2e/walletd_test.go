@@ -163,20 +163,7 @@ func TestCrashedLeaderLosesNoAcknowledgedKey(t *testing.T) {
 		}
 	}
 
-	leader.Kill()
-	next, err := c.Leader(60 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if next == leader {
-		t.Fatal("the killed pod is still the leader")
-	}
-	held := publicKeys(t, direct(next))
-	for _, k := range acked {
-		if !contains(held, k) {
-			t.Fatalf("the new leader %s lost acknowledged key %s", next.Name, k)
-		}
-	}
+	next, _ := crashLeader(t, c, leader, acked)
 	api = viaProxy(next)
 	for name, gen := range map[string]func() (walletd.Key, error){
 		"generate-ec-address":      func() (walletd.Key, error) { return api.GenerateECAddress(ctx) },

@@ -202,3 +202,11 @@ func TestChartShipsTheTestedRole(t *testing.T) {
 		}
 	}
 }
+
+// The proxy-auth component is the chart's wallet.proxyAuthSecret, object
+// for object.
+func TestProxyAuthComponentRendersWhatTheChartRenders(t *testing.T) {
+	component := comparable(decode(t, render(t, "kustomize", "build", "manifests/testdata/proxy-auth-overlay")))
+	chart := comparable(decode(t, render(t, "helm", "template", "factom", chartDir, "--namespace", "factom", "--set", "wallet.proxyAuthSecret=factom-wallet-proxy-auth")))
+	sameObjects(t, "the base with the proxy-auth component", component, "the chart with wallet.proxyAuthSecret", chart)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"net/http"
 
@@ -13,18 +14,20 @@ import (
 // the background and serves the cached verdicts as probes.
 type factomdMode struct {
 	cfg     health.Config
+	login   rpcLogin
 	monitor *health.Monitor
 }
 
 func (m *factomdMode) RegisterFlags(fs *flag.FlagSet) {
 	m.cfg = health.DefaultConfig()
 	m.cfg.RegisterFlags(fs)
+	registerFactomdLogin(&m.login, fs)
 }
 
-func (m *factomdMode) Validate() error { return m.cfg.Validate() }
+func (m *factomdMode) Validate() error { return errors.Join(m.cfg.Validate(), m.login.Validate()) }
 
 func (m *factomdMode) Setup(rt *runtime) error {
-	mon, err := health.New(m.cfg, rt.Log, rt.Registry, nil)
+	mon, err := health.NewWithOptions(m.cfg, rt.Log, rt.Registry, nil, health.Options{User: m.login.User, Password: m.login.Password})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type walletdMode struct {
 	factomd     health.Config
 	walletdURL  string
 	proxyListen string
+	security    proxySecurity
 
 	rt            *runtime
 	health        *walletdhealth.Poller
@@ -62,6 +63,7 @@ func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
 	m.factomd.RegisterFactomdFlags(fs)
 	fs.StringVar(&m.walletdURL, "walletd-url", "http://127.0.0.1:8089", "walletd's JSON-RPC base URL (/v2 is appended)")
 	fs.StringVar(&m.proxyListen, "proxy-listen", ":8189", "address of the write-gating JSON-RPC proxy clients use instead of walletd")
+	m.security.RegisterFlags(fs)
 }
 
 func (m *walletdMode) Validate() error {
@@ -81,16 +83,22 @@ func (m *walletdMode) Validate() error {
 	if err := m.factomd.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := m.security.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
 func (m *walletdMode) Setup(rt *runtime) error {
 	m.rt = rt
 	var err error
+	if err := m.security.Setup(rt.Log); err != nil {
+		return err
+	}
 	rpcURL := walletdRPCURL(m.walletdURL)
-	m.health = walletdhealth.NewForURL(rpcURL, walletdhealth.Options{}, rt.Log)
+	m.health = walletdhealth.New(m.walletdClient(rpcURL, time.Second), walletdhealth.Options{}, rt.Log)
 	if m.factomdHealth, err = health.NewWithOptions(m.factomd, rt.Log.With().Str("target", "factomd").Logger(), rt.Registry, nil,
-		health.Options{MetricPrefix: walletdFactomdMetricPrefix}); err != nil {
+		health.Options{MetricPrefix: walletdFactomdMetricPrefix, User: m.security.factomd.User, Password: m.security.factomd.Password}); err != nil {
 		return err
 	}
 
@@ -114,7 +122,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	wc := walletd.New(jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: 15 * time.Second}))
+	wc := walletd.New(m.walletdClient(rpcURL, 15*time.Second))
 	m.replicator, err = m.keystore.NewReplicator(work, m.election.Namespace, m.election.PodName, wc, rt.Log, rt.Registry)
 	if err != nil {
 		return err
@@ -127,7 +135,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	}
 	m.elector = el
 
-	m.proxy, err = proxy.New(proxy.Options{
+	m.proxy, err = proxy.New(m.security.options(proxy.Options{
 		WalletdURL: m.walletdURL,
 		Gate:       el.Gate(),
 		Committer:  m.replicator,
@@ -135,7 +143,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 		LeaderName: func() string { return el.Status().Holder },
 		Log:        rt.Log,
 		Registerer: rt.Registry,
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -143,6 +151,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	if m.proxyListener, err = server.Listen(m.proxyListen); err != nil {
 		return err
 	}
+	m.proxyListener = m.security.listener(m.proxyListener)
 
 	walletdCheck := probe.Named{Name: "walletd", Check: m.health.Ready}
 	keystoreCheck := probe.Named{Name: "keystore", Check: m.replicator.ReadyCheck()}
@@ -176,6 +185,7 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	wg.Go(func() { m.health.Run(bg) })
 	wg.Go(func() { _ = m.factomdHealth.Run(bg) })
 	wg.Go(func() { _ = m.replicator.RunFollower(bg) })
+	wg.Go(func() { m.security.Run(bg) })
 	proxySrv := server.New(m.proxy, m.proxy.MaxRequestDuration()+5*time.Second)
 	proxyErr := make(chan error, 1)
 	go func() { proxyErr <- server.Serve(bg, proxySrv, m.proxyListener, 10*time.Second) }()
@@ -187,6 +197,11 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// walletdClient calls walletd with its RPC credentials, if any.
+func (m *walletdMode) walletdClient(rpcURL string, timeout time.Duration) *jsonrpc.Client {
+	return jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: timeout, User: m.security.walletd.User, Password: m.security.walletd.Password})
 }
 
 // walletdRPCURL appends walletd's /v2 path to a base URL without one.

@@ -103,6 +103,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// MetricPrefix replaces "factom_sidecar_" in every metric name.
 	MetricPrefix string
+	// User and Password are the local factomd's RPC credentials; they are
+	// not sent to the references, which are other operators' nodes.
+	User, Password string
 }
 
 // Monitor polls factomd and its references and keeps cached verdicts.
@@ -158,7 +161,7 @@ func NewWithOptions(cfg Config, log zerolog.Logger, reg prometheus.Registerer, c
 		cfg: cfg, log: log, clock: clock, resolver: opts.Resolver, opts: opts, metrics: met,
 		localURL: localURL, refs: map[string]*reference{}, conns: map[string]*jsonrpc.Client{},
 	}
-	m.local = m.client(localURL)
+	m.local = jsonrpc.New(localURL, jsonrpc.Options{Timeout: cfg.PollTimeout, Transport: opts.Transport, User: opts.User, Password: opts.Password})
 	seen := map[string]bool{}
 	for _, raw := range cfg.ReferenceURLs {
 		u, err := APIURL(raw)

@@ -40,6 +40,9 @@ type ClusterOptions struct {
 	Walletd func(pod int, addr string) string
 	// ExtraArgs are added to every sidecar's command line.
 	ExtraArgs []string
+	// WalletdUser and WalletdPassword turn on walletd's RPC auth; the
+	// sidecars get them as --walletd-user and --walletd-password-file.
+	WalletdUser, WalletdPassword string
 	// LogLevel is the sidecars' --log-level (default "debug", so tests see
 	// and check every line; benchmarks run the shipped default, "info").
 	LogLevel string
@@ -180,7 +183,7 @@ func (p *WalletPod) Start(ctx context.Context) error {
 	}
 
 	if p.Walletd == nil {
-		w, err := StartWalletd(WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd})
+		w, err := StartWalletd(WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd, User: c.Opts.WalletdUser, Password: c.Opts.WalletdPassword})
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -224,6 +227,13 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 	}
 	if c.Opts.Factomd != "" {
 		args = append(args, "--factomd-url", "http://"+c.Opts.Factomd)
+	}
+	if c.Opts.WalletdUser != "" {
+		pwFile := filepath.Join(p.Dir, "walletd-password")
+		if err := os.WriteFile(pwFile, []byte(c.Opts.WalletdPassword+"\n"), 0o600); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		args = append(args, "--walletd-user", c.Opts.WalletdUser, "--walletd-password-file", pwFile)
 	}
 	args = append(args, c.Opts.ExtraArgs...)
 	proc, err := Start(p.Name+"-sidecar", c.Opts.Sidecar, args, nil, filepath.Join(p.Dir, "sidecar.log"))

@@ -29,6 +29,8 @@ type FactomdOptions struct {
 	// StartDelay is -startdelay in seconds: the node answers "Not fully
 	// booted" to balance look-ups for that long after it starts.
 	StartDelay int
+	// User and Password protect the API (factomd -rpcuser/-rpcpass).
+	User, Password string
 }
 
 // Factomd is a running factomd.
@@ -81,12 +83,15 @@ func StartFactomd(name string, opts FactomdOptions) (*Factomd, error) {
 	if opts.Peer != "" {
 		args = append(args, "-peers="+opts.Peer, "-follower=true", "-leader=false")
 	}
+	if opts.User != "" {
+		args = append(args, "-rpcuser="+opts.User, "-rpcpass="+opts.Password)
+	}
 	proc, err := Start(name, bin, args, nil, filepath.Join(opts.Dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	f := &Factomd{Process: proc, Home: home, APIPort: ports[0], NetworkPort: ports[1]}
-	f.client = jsonrpc.New(f.URL()+"/v2", jsonrpc.Options{Timeout: 2 * time.Second})
+	f.client = jsonrpc.New(f.URL()+"/v2", jsonrpc.Options{Timeout: 2 * time.Second, User: opts.User, Password: opts.Password})
 	err = Eventually(opts.ReadyTimeout, 200*time.Millisecond, func() (bool, error) {
 		if proc.Exited() {
 			return false, fmt.Errorf("factomd %s exited:\n%s", name, factomdLogTail(proc.Logs(), 2000))

@@ -35,6 +35,9 @@ type Walletd struct {
 // URL is walletd's JSON-RPC endpoint.
 func (w *Walletd) URL() string { return fmt.Sprintf("http://127.0.0.1:%d/v2", w.Port) }
 
+// Credentials are walletd's RPC user and password ("" when it has none).
+func (w *Walletd) Credentials() (user, password string) { return w.opts.User, w.opts.Password }
+
 // StartWalletd starts walletd and waits until its API answers.
 func StartWalletd(opts WalletdOptions) (*Walletd, error) {
 	var err error
@@ -70,7 +73,7 @@ func (w *Walletd) start() error {
 		args = append(args, "-factomd", w.opts.Factomd)
 	}
 	if w.opts.User != "" {
-		args = append(args, "-rpc-user", w.opts.User, "-rpc-password", w.opts.Password)
+		args = append(args, "-walletuser", w.opts.User, "-walletpassword", w.opts.Password)
 	}
 	p, err := Start("walletd", bin, args, nil, filepath.Join(w.opts.Dir, "walletd.log"))
 	if err != nil {

@@ -24,8 +24,9 @@
 //   - ClassUnlock (unlock-wallet): leader only, serialised, not committed.
 //   - ClassRead (address, all-addresses, properties, wallet-backup,
 //     sign-data, ...): any replica whose ReadGate reports it in sync.
-//     wallet-backup returns the seed; it is served like walletd serves it,
-//     and like every result it is never logged.
+//     wallet-backup, which returns the seed, is the exception: it is off
+//     unless Options.AllowWalletBackup, and then served by the leader only,
+//     under the write lock. Like every result it is never logged.
 //   - ClassUnknown: any other name. Treated as a write: leader only,
 //     serialised and, should walletd ever return a result for it, committed
 //     (walletd v2.4.2 answers unknown names with "Method not found").
@@ -52,8 +53,30 @@
 // Batch arrays are rejected (walletd does not support them either). The
 // proxy re-encodes the request it parsed and forwards that, so walletd
 // executes exactly the method the proxy classified (no parser differential
-// through duplicate keys). The Authorization header is forwarded as is and
-// walletd checks it; a 401 from walletd is passed back unchanged.
+// through duplicate keys).
+//
+// # Who may call what
+//
+// With Options.Auth (an auth file of USER:BCRYPT_HASH:ROLE lines, see
+// Authenticator) every request needs HTTP basic auth: none or wrong → 401
+// with a Basic challenge, too many failures from one address → 429, a role
+// below RequiredRole → 403; in each case nothing reaches walletd. The roles:
+//
+//   - read: reads that return no private key (properties, get-height,
+//     transactions, wallet-balances, active-identity-keys) and compose-*;
+//   - write: adds keystore writes, transaction building, unlock-wallet,
+//     sign-data, unknown methods, and address, all-addresses, identity-key
+//     and all-identity-keys. Those reads return private keys: whoever can
+//     read them can spend and sign, so they need the role that may already
+//     create keys (a generate-* result holds the new key's secret too);
+//   - admin: adds wallet-backup, the seed, from which every key the wallet
+//     will ever derive follows.
+//
+// The user is logged with each request, never a password. The client's
+// Authorization header then goes no further; walletd gets
+// Options.WalletdUser/WalletdPassword when set. Without Options.Auth the
+// client's Authorization is forwarded and walletd checks it; a 401 from
+// walletd is passed back unchanged.
 //
 // Errors the proxy itself produces use these JSON-RPC codes (walletd uses
 // -32001 "Wallet is locked" and -32003 "Incorrect passphrase", so the proxy's
@@ -66,6 +89,8 @@
 //	-32012 write not committed (retry the request)
 //	-32013 walletd unavailable, timed out or answered out of bounds
 //	-32014 transaction not found on the leader (lost at a failover): rebuild it
+//	-32015 unauthenticated (HTTP 401) or too many failed logins (429)
+//	-32016 forbidden: role too low or wallet-backup off (HTTP 403)
 //
 // # Write path and its limits
 //

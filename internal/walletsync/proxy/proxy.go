@@ -117,6 +117,14 @@ type Options struct {
 	MaxImportKeys int
 	// Transport replaces the HTTP transport to walletd (tests).
 	Transport http.RoundTripper
+	// Auth checks each client's basic auth and role (see auth.go); nil
+	// lets every client do everything but wallet-backup, as walletd does.
+	Auth *Authenticator
+	// AllowWalletBackup serves wallet-backup (admin role, leader only).
+	AllowWalletBackup bool
+	// WalletdUser and WalletdPassword are walletd's RPC credentials; when
+	// set they replace whatever the client sent.
+	WalletdUser, WalletdPassword string
 }
 
 // Proxy is the http.Handler serving POST /v2.
@@ -237,7 +245,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	class := classNone
 	method := ""
-	rep, out := p.serve(r, &class, &method)
+	var id identity
+	rep, out := p.serve(r, &class, &method, &id)
 
 	for k, vs := range rep.header {
 		for _, v := range vs {
@@ -259,6 +268,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Str("outcome", out.name).
 		Int("status", rep.status).
 		Float64("durationMs", float64(elapsed.Microseconds())/1000)
+	if id.user != "" {
+		ev = ev.Str("user", id.user)
+	}
 	if out.admitted {
 		ev = ev.Int64("term", out.term)
 	}
@@ -270,7 +282,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve handles one request; class and method are filled in as soon as
 // they are known, for the log line.
-func (p *Proxy) serve(r *http.Request, class, method *string) (reply, outcome) {
+func (p *Proxy) serve(r *http.Request, class, method *string, who *identity) (reply, outcome) {
+	if rep, out, ok := p.authenticate(r, who); !ok {
+		return rep, out
+	}
 	if r.URL.Path != "/v2" {
 		return errorReply(http.StatusNotFound, jsonNull, &rpcError{Code: CodeInvalidRequest, Message: "not found: the JSON-RPC endpoint is POST /v2"}), outcome{name: outcomeBadRequest, level: zerolog.DebugLevel}
 	}
@@ -298,10 +313,13 @@ func (p *Proxy) serve(r *http.Request, class, method *string) (reply, outcome) {
 	c := Classify(req.Method)
 	*class = c.String()
 	*method = logMethod(req.Method, c)
+	if rep, out, ok := p.authorize(*who, req, c); !ok {
+		return rep, out
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.RequestTimeout)
 	defer cancel()
-	if !c.LeaderOnly() {
+	if !c.LeaderOnly() && !leaderOnlyMethod(req.Method) {
 		return p.read(ctx, r, req)
 	}
 	return p.write(ctx, r, req, c)
@@ -414,9 +432,7 @@ func (p *Proxy) forward(ctx context.Context, timeout time.Duration, r *http.Requ
 			outcome{name: outcomeUnavailable, err: fmt.Errorf("walletd request: %w", err), level: zerolog.ErrorLevel}
 	}
 	hreq.Header.Set("Content-Type", "application/json") // walletd requires it
-	if auth := r.Header.Values("Authorization"); len(auth) > 0 {
-		hreq.Header["Authorization"] = auth // walletd checks it
-	}
+	p.upstreamAuth(r, hreq.Header)
 	resp, err := p.client.Do(hreq)
 	if err != nil {
 		if cctx.Err() != nil {

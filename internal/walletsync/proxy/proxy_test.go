@@ -189,7 +189,7 @@ func TestReadsNeedAReplicaInSync(t *testing.T) {
 		Gate:     followerGate("factom-wallet-0"),
 		ReadGate: readGateFunc(synced.Load),
 	})
-	for _, method := range []string{"properties", "all-addresses", "wallet-backup"} {
+	for _, method := range []string{"properties", "all-addresses"} {
 		r := call(t, tp.URL, method, nil)
 		if r.code() != CodeNotInSync || !strings.Contains(r.Error.Message, "not in sync") {
 			t.Errorf("%s out of sync: got %s, want error %d", method, r.Raw, CodeNotInSync)
@@ -422,7 +422,7 @@ func TestNoSecretReachesTheLog(t *testing.T) {
 		}
 		return nil
 	})
-	tp := newTestProxy(t, Options{Committer: commit})
+	tp := newTestProxy(t, Options{Committer: commit, AllowWalletBackup: true})
 
 	secrets := []string{}
 	ec := mustResult[address](t, call(t, tp.URL, "generate-ec-address", nil))
