@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,8 @@ type nodeDemo struct {
 }
 
 func runNode(ctx context.Context, out io.Writer, once, keep bool) error {
+	// The audit log reports from its own goroutine.
+	out = &syncWriter{w: out}
 	d := &nodeDemo{demo: &demo{out: out, started: time.Now()}}
 	var err error
 	if d.dir, err = os.MkdirTemp("", "factom-sidecar-demo-node-"); err != nil {
@@ -316,4 +319,16 @@ func (d *nodeDemo) rows(ctx context.Context) [][]string {
 		rows = append(rows, []string{p.Name, role, term, yesNo(node.PodReady(&p)), reason, strconv.Itoa(restarts), gen})
 	}
 	return rows
+}
+
+// syncWriter serialises writes from the demo's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,68 +12,6 @@ import (
 
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 )
-
-// auditWriter appends entries to one chain through the Services, as an
-// audit-log application does: compose-entry through factom-wallet, commit
-// and reveal through factom-bridge. It records every entry whose reveal
-// factomd accepted, and retries after any error.
-type auditWriter struct {
-	wallet, factomd, ec, chain string
-	stop, done                 chan struct{}
-
-	mu       sync.Mutex
-	accepted []string
-	failed   int
-	lastAt   time.Time
-}
-
-func startAuditWriter(wallet, factomd, ec, chain string) *auditWriter {
-	w := &auditWriter{wallet: wallet, factomd: factomd, ec: ec, chain: chain, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for i := 0; ; i++ {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			hash, err := testenv.WriteEntry(ctx, w.wallet, w.factomd, w.ec, w.chain, []byte("audit record "+strconv.Itoa(i)), []byte("factom-sidecar"), []byte(strconv.Itoa(i)))
-			cancel()
-			w.mu.Lock()
-			if err != nil {
-				w.failed++
-			} else {
-				w.accepted = append(w.accepted, hash)
-				w.lastAt = time.Now()
-			}
-			w.mu.Unlock()
-			if err != nil {
-				time.Sleep(200 * time.Millisecond) // a client's retry pause
-			}
-		}
-	}()
-	return w
-}
-
-// waitProgress waits until an entry is accepted after t0.
-func (w *auditWriter) waitProgress(t *testing.T, t0 time.Time, timeout time.Duration) {
-	t.Helper()
-	err := testenv.Eventually(timeout, 100*time.Millisecond, func() (bool, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.lastAt.After(t0), fmt.Errorf("no entry accepted since %s (%d failed so far)", t0.Format(time.TimeOnly), w.failed)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (w *auditWriter) finish() ([]string, int) {
-	close(w.stop)
-	<-w.done
-	return w.accepted, w.failed
-}
 
 // auditLog writes an audit log through the Services while the walletd
 // leader pod is deleted, the leader's sidecar is killed, a factomd pod is
@@ -97,8 +34,8 @@ func (d *deployment) auditLog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create the chain: %v", err)
 	}
-	w := startAuditWriter(wallet, factomd, ec, chain)
-	w.waitProgress(t, time.Now(), time.Minute)
+	w := StartAuditWriter(wallet, factomd, ec, chain, nil)
+	waitProgress(t, w, time.Now(), time.Minute)
 
 	// (a) the walletd leader pod deleted.
 	leader := d.waitWalletConverged(t, time.Minute)
@@ -106,7 +43,7 @@ func (d *deployment) auditLog(t *testing.T) {
 	if err := d.node.Client.CoreV1().Pods(d.ns).Delete(ctx, leader, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w.waitProgress(t, t0, 2*time.Minute)
+	waitProgress(t, w, t0, 2*time.Minute)
 	d.waitWalletConverged(t, 4*time.Minute)
 
 	// (b) the leader's sidecar killed inside its container.
@@ -115,7 +52,7 @@ func (d *deployment) auditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.waitProgress(t, t0, 2*time.Minute)
+	waitProgress(t, w, t0, 2*time.Minute)
 	d.waitWalletConverged(t, 4*time.Minute)
 
 	// (c) a factomd frozen until it is NotReady, then let go.
@@ -131,7 +68,7 @@ func (d *deployment) auditLog(t *testing.T) {
 		_, _ = d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT)
 		t.Fatal(err)
 	}
-	w.waitProgress(t, time.Now(), time.Minute)
+	waitProgress(t, w, time.Now(), time.Minute)
 	if _, err := d.node.SignalContainer(ctx, d.ns, pod, "factomd", syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +80,10 @@ func (d *deployment) auditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 = time.Now()
-	w.waitProgress(t, t0, 2*time.Minute)
+	waitProgress(t, w, t0, 2*time.Minute)
 	d.waitBridgeReady(t, 5*time.Minute)
 
-	accepted, failed := w.finish()
+	accepted, failed := w.Finish()
 	t.Logf("%d entries accepted by factomd, %d attempts failed and were retried", len(accepted), failed)
 	check, cancel2 := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel2()
@@ -164,4 +101,12 @@ func (d *deployment) auditLog(t *testing.T) {
 		}
 	}
 	t.Logf("all %d accepted entries are on chain %s, none twice", len(accepted), chain)
+}
+
+// waitProgress waits until an entry is accepted after t0.
+func waitProgress(t *testing.T, w *AuditWriter, t0 time.Time, timeout time.Duration) {
+	t.Helper()
+	if err := w.WaitAcceptedAfter(t0, timeout); err != nil {
+		t.Fatal(err)
+	}
 }
