@@ -25,11 +25,17 @@ type liveTable struct {
 }
 
 func newLiveTable(out io.Writer, header ...string) *liveTable {
-	t := &liveTable{out: out, header: header, last: map[string]string{}}
-	if f, ok := out.(*os.File); ok {
-		t.terminal = term.IsTerminal(int(f.Fd()))
+	return &liveTable{out: out, terminal: isTerminal(out), header: header, last: map[string]string{}}
+}
+
+// isTerminal reports whether out is a terminal (seeing through the demo's
+// syncWriter).
+func isTerminal(out io.Writer) bool {
+	if s, ok := out.(*syncWriter); ok {
+		out = s.w
 	}
-	return t
+	f, ok := out.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Show renders rows (each row's first cell is its key).
