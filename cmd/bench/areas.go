@@ -208,12 +208,12 @@ func nodeArea(r bench.NodeResults) Area {
 	a.Rows = []Row{
 		{Figure: "cluster start (images built and imported, control plane, kubelet, kube-proxy, node Ready, CoreDNS)", Result: fmtS(r.ClusterStart), Baseline: "—", Ratio: "—"},
 		{Figure: "kubectl apply -k manifests/overlays/local → 5 pods Ready, one leader", Result: fmtS(r.ApplyToReady), Baseline: "—", Ratio: "—"},
-		{Figure: "leader pod deleted → first acknowledged write through the ClusterIP, p50, " + tr, Result: fmtS(del.P50), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(del.P50, lease)},
-		{Figure: "leader pod deleted, p99 (min–max " + fmtS(del.Min) + "–" + fmtS(del.Max) + ")", Result: fmtS(del.P99), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(del.P99, lease)},
-		{Figure: "leader pod deleted, longest time without an acknowledged write, p50 / p99", Result: fmtS(r.PodDeletedGap.P50) + " / " + fmtS(r.PodDeletedGap.P99), Baseline: "—", Ratio: "—"},
+		{Figure: "leader pod deleted: longest time without an acknowledged write through the ClusterIP, p50, " + tr, Result: fmtS(r.PodDeletedGap.P50), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(r.PodDeletedGap.P50, lease)},
+		{Figure: "leader pod deleted: longest time without an acknowledged write, p99 (min–max " + fmtS(r.PodDeletedGap.Min) + "–" + fmtS(r.PodDeletedGap.Max) + ")", Result: fmtS(r.PodDeletedGap.P99), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(r.PodDeletedGap.P99, lease)},
+		{Figure: "leader pod deleted → first acknowledged write sent after the delete, p50 / p99 (the old leader still serves until its SIGTERM)", Result: fmtS(del.P50) + " / " + fmtS(del.P99), Baseline: "—", Ratio: "—"},
 		{Figure: fmt.Sprintf("leader sidecar container killed → first acknowledged write through the ClusterIP, p50, %d trials", len(kill.Samples)), Result: fmtS(kill.P50), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(kill.P50, lease)},
-		{Figure: "leader sidecar container killed, p99 (min–max " + fmtS(kill.Min) + "–" + fmtS(kill.Max) + ")", Result: fmtS(kill.P99), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(kill.P99, lease)},
-		{Figure: "leader sidecar container killed, longest time without an acknowledged write, p50 / p99", Result: fmtS(r.SidecarKilledGap.P50) + " / " + fmtS(r.SidecarKilledGap.P99), Baseline: "—", Ratio: "—"},
+		{Figure: "leader sidecar container killed → first acknowledged write, p99 (min–max " + fmtS(kill.Min) + "–" + fmtS(kill.Max) + ")", Result: fmtS(kill.P99), Baseline: fmtS(lease) + " (lease duration)", Ratio: durRatio(kill.P99, lease)},
+		{Figure: "leader sidecar container killed: longest time without an acknowledged write, p50 / p99", Result: fmtS(r.SidecarKilledGap.P50) + " / " + fmtS(r.SidecarKilledGap.P99), Baseline: "—", Ratio: "—"},
 	}
 	a.Reading = nodeReading
 	return a
