@@ -130,5 +130,5 @@ pod and walletd live on; the kubelet restarts the container).`
 
 var nodeReading = []string{
 	"A deleted leader pod hands over on SIGTERM (the sidecar closes writes, finishes the ones in flight and releases the Lease), so clients wait for the handover plus the Service's switch to the relabelled pod, not for the lease. Its old leader keeps serving from the delete until the kubelet's SIGTERM, so the first write sent after the delete is often answered at once; the longest time without an acknowledgement is the client-visible failover.",
-	"A killed sidecar cannot release the Lease, but the kubelet restarts its container at once and the restarted process, whose pod still holds the Lease, takes it again under a new term: writes resume in about the restart time, well inside the 15 s lease. (Another replica would have to wait for the lease to expire.)",
+	"A killed sidecar cannot release the Lease. When the kubelet restarts its container at once, the restarted process (its pod still holds the Lease) takes it again under a new term in about a second; a container killed again soon meets the kubelet's restart back-off (10 s, then 20 s, ...), and then another replica takes over only when the lease expires (15 s by default): most trials here. Taking over early on evidence of a dead leader is what would shorten this.",
 }
