@@ -21,8 +21,8 @@ import (
 type CertReloader struct {
 	certFile, keyFile, caFile string
 	interval                  time.Duration
-	log               zerolog.Logger
-	cur               atomic.Pointer[loadedCert]
+	log                       zerolog.Logger
+	cur                       atomic.Pointer[loadedCert]
 }
 
 type loadedCert struct {
