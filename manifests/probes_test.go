@@ -20,8 +20,8 @@ func TestEveryNamedProbePortIsDeclaredByItsOwnContainer(t *testing.T) {
 	renders := map[string][]byte{
 		"helm chart": render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom",
 			"--set", "keystoreKey.create=true", "--set", "keystoreKey.value="+strings.Repeat("ab", 32)),
-		"helm chart, test node values": render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom",
-			"--values", "test/node/helm-values.yaml", "--set", "keystoreKey.value="+strings.Repeat("ab", 32)),
+		"helm chart, LOCAL values and test node images": render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom",
+			"--values", "manifests/helm/factom-sidecar/values-local.yaml", "--values", "test/node/helm-values.yaml"),
 	}
 	for _, dir := range []string{"manifests/base", "manifests/overlays/local", "manifests/overlays/mainnet", "test/node/overlays/local"} {
 		renders[dir] = render(t, "kustomize", "build", dir)

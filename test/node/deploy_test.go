@@ -23,8 +23,6 @@ const (
 	bridgeSelector = "app.kubernetes.io/name=factom-bridge"
 	walletSelector = "app.kubernetes.io/name=factom-wallet"
 	leaderSelector = walletSelector + ",factom.io/role=leader"
-	// devKey is the chart's development keystore key for the Helm run.
-	devKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 )
 
 // deployment is one installation of the shipped manifests on the node.
@@ -57,8 +55,9 @@ func TestKustomizeLocalOverlay(t *testing.T) {
 	}
 }
 
-// TestHelmChart installs the chart with `helm install` (images and a LOCAL
-// network set by test/node/helm-values.yaml) and runs the same checks.
+// TestHelmChart installs the chart with `helm install` and the chart's own
+// values-local.yaml (a LOCAL network), with the images swapped by
+// test/node/helm-values.yaml, and runs the same checks.
 func TestHelmChart(t *testing.T) {
 	n := needNode(t)
 	ctx := context.Background()
@@ -69,8 +68,8 @@ func TestHelmChart(t *testing.T) {
 	began := time.Now()
 	if out, err := n.Helm(ctx, "install", "factom", filepath.Join(root, "manifests/helm/factom-sidecar"),
 		"--namespace", "factom-helm", "--create-namespace",
-		"--values", filepath.Join(root, "test/node/helm-values.yaml"),
-		"--set", "keystoreKey.value="+devKey); err != nil {
+		"--values", filepath.Join(root, "manifests/helm/factom-sidecar/values-local.yaml"),
+		"--values", filepath.Join(root, "test/node/helm-values.yaml")); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
 	d := &deployment{node: n, ns: "factom-helm"}
