@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,23 +48,9 @@ func (b *syncBuffer) String() string {
 
 // secrets collects every secret a test saw, to check that none reaches a
 // log line, an Event, a metric or an error.
-type secrets struct {
-	mu  sync.Mutex
-	set map[string]bool
-}
+type secrets struct{ testenv.Secrets }
 
-func (s *secrets) add(vals ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.set == nil {
-		s.set = map[string]bool{}
-	}
-	for _, v := range vals {
-		if v != "" {
-			s.set[v] = true
-		}
-	}
-}
+func (s *secrets) add(vals ...string) { s.Add(vals...) }
 
 func (s *secrets) addKeys(keys ...walletd.Key) {
 	for _, k := range keys {
@@ -82,12 +67,8 @@ func (s *secrets) addBackup(b *walletd.Backup) {
 // check fails the test if text contains any secret.
 func (s *secrets) check(t testing.TB, what, text string) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for v := range s.set {
-		if strings.Contains(text, v) {
-			t.Errorf("%s contains a secret (%d chars)", what, len(v))
-		}
+	for _, n := range s.Found(text) {
+		t.Errorf("%s contains a secret (%d chars)", what, n)
 	}
 }
 

@@ -1,0 +1,42 @@
+package testenv
+
+import (
+	"strings"
+	"sync"
+)
+
+// Secrets collects the secret strings a test or a fault run has seen
+// (seeds, private keys, passwords), from concurrent clients, so that
+// outputs can be checked to hold none of them.
+type Secrets struct {
+	mu  sync.Mutex
+	set map[string]bool
+}
+
+// Add records vals; empty strings are ignored.
+func (s *Secrets) Add(vals ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set == nil {
+		s.set = map[string]bool{}
+	}
+	for _, v := range vals {
+		if v != "" {
+			s.set[v] = true
+		}
+	}
+}
+
+// Found returns the length of each recorded secret text contains (never
+// the secret itself, so a report cannot leak it).
+func (s *Secrets) Found(text string) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lens []int
+	for v := range s.set {
+		if strings.Contains(text, v) {
+			lens = append(lens, len(v))
+		}
+	}
+	return lens
+}
