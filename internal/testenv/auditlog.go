@@ -197,9 +197,16 @@ func CreateChain(ctx context.Context, walletURL, factomdURL, ecPublic string, co
 		"chain": map[string]any{"firstentry": map[string]any{"extids": hexAll(extIDs), "content": hex.EncodeToString(content)}},
 		"ecpub": ecPublic,
 	}
+	// compose-chain checks the balance in the factomd walletd uses, which
+	// behind a Service may be another node than the one that showed the
+	// credits: retry, as a client would, until it sees them.
 	var c composed
-	if err := auditClient(walletURL).Call(ctx, "compose-chain", params, &c); err != nil {
-		return "", fmt.Errorf("compose-chain: %w", err)
+	err := pollUntil(ctx, 500*time.Millisecond, func() (bool, error) {
+		err := auditClient(walletURL).Call(ctx, "compose-chain", params, &c)
+		return err == nil, fmt.Errorf("compose-chain: %w", err)
+	})
+	if err != nil {
+		return "", err
 	}
 	r, err := c.submit(ctx, factomdURL)
 	if err != nil {
