@@ -50,8 +50,9 @@ type Node struct {
 
 	dir        string
 	bridge     string
-	kubeconfig string // admin kubeconfig, for kubectl and helm
-	ipForward  string // net.ipv4.ip_forward before Start
+	kubeconfig string   // admin kubeconfig, for kubectl and helm
+	ipForward  string   // net.ipv4.ip_forward before Start
+	hostLock   *os.File // held while this node runs (lock.go)
 
 	mu    sync.Mutex
 	procs []*testenv.Process // start order; stopped in reverse
@@ -121,8 +122,12 @@ func Start(ctx context.Context, dir string) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	lock, err := acquireHostLock(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cleanStale()
-	n := &Node{IP: ip, dir: dir, bridge: "fst" + strconv.Itoa(os.Getpid()%100000)}
+	n := &Node{IP: ip, dir: dir, bridge: "fst" + strconv.Itoa(os.Getpid()%100000), hostLock: lock}
 	n.ipForward = originalIPForward()
 	if err := n.start(ctx); err != nil {
 		n.Stop()
@@ -246,6 +251,10 @@ func (n *Node) Stop() {
 		n.Kube.Stop()
 	}
 	n.cleanHost()
+	if n.hostLock != nil {
+		n.hostLock.Close() // releases the machine for the next node
+		n.hostLock = nil
+	}
 }
 
 func (n *Node) kubeletRunning() bool {
