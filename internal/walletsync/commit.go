@@ -312,8 +312,9 @@ func (r *Replicator) fence(term, stored int64) {
 
 // verifyLeader is the leader's periodic check between writes: it
 // spot-checks that walletd still holds the newest committed keys (a walletd
-// restarted on another wallet file does not) and takes back whatever a
-// failed write left behind, so the leader's InSync says what its walletd
+// restarted on another wallet file does not), that it holds no key the
+// Secret does not account for, and takes back whatever a failed write left
+// behind, so the leader's InSync says what its walletd
 // holds. It keeps off walletd while a prepared write is running there.
 func (r *Replicator) verifyLeader(ctx context.Context) {
 	r.mu.Lock()
@@ -323,11 +324,17 @@ func (r *Replicator) verifyLeader(ctx context.Context) {
 	}
 	term := r.leaderTerm.Load()
 	if !r.dirty {
-		err := r.spotCheck(ctx, r.snap.State)
-		if err == nil {
+		if err := r.spotCheck(ctx, r.snap.State); err != nil {
+			r.markDirty("walletd no longer holds the keystore: " + err.Error())
+		} else if extra, err := r.unaccountedKeys(ctx, r.snap.State); err != nil {
+			return // walletd unreachable: its health check reports that
+		} else if extra > 0 {
+			r.log.Warn().Str("event", "keystore_walletd_unaccounted").Int("keys", extra).
+				Msg("walletd holds keys the keystore does not account for (a write walletd finished after its sidecar stopped waiting); taking them back")
+			r.markDirty(fmt.Sprintf("walletd holds %d keys the keystore does not account for", extra))
+		} else {
 			return
 		}
-		r.markDirty("walletd no longer holds the keystore: " + err.Error())
 	}
 	r.repairLocked(ctx, term)
 }

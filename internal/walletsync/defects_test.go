@@ -2,6 +2,7 @@ package walletsync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -384,4 +385,56 @@ func TestATermIsNotLedTwiceAfterTheLeaseIsDeleted(t *testing.T) {
 	if err := f.r.Promote(context.Background(), 1); !errors.Is(err, walletsync.ErrFenced) {
 		t.Fatalf("promotion under the used term 1: %v, want ErrFenced", err)
 	}
+}
+
+// A leader's sidecar killed during a long import is restarted and leads
+// again while walletd still runs that import, which goes on adding keys
+// after the promotion reconciled. No client was acknowledged them: the
+// leader's periodic check must find and take back every key the Secret
+// does not account for, not only notice missing ones.
+func TestALeaderTakesBackKeysWalletdAddedBehindItsBack(t *testing.T) {
+	key := freshKeystore(t)
+	leader := newLeader(t, key, testPods[0], 1)
+	leader.follow(t) // the loop that checks walletd between writes
+	acked := foreign(t, keystore.FCT, 1)
+	if _, err := write(t, leader, 1, walletd.MethodImportAddresses, importParams(acked)); err != nil {
+		t.Fatal(err)
+	}
+	// The late import: walletd executes it, no sidecar commits it.
+	late := []walletd.Key{foreign(t, keystore.FCT, 2), foreign(t, keystore.EC, 3)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := leader.w.rpc.CallRaw(ctx, walletd.MethodImportAddresses, mustJSON(t, importParams(late...))); err != nil {
+		t.Fatal(err)
+	}
+	err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+		_, held := keySet(t, leader.w)
+		for _, line := range held {
+			for _, k := range late {
+				if strings.HasPrefix(line, k.Public+"=") {
+					return false, fmt.Errorf("walletd still holds the unacknowledged key %s", k.Public)
+				}
+			}
+		}
+		return leader.r.InSync(), errors.New("the leader is not back in sync: " + leader.r.ReadyCheck()().Reason)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, held := keySet(t, leader.w)
+	if !slices.ContainsFunc(held, func(l string) bool { return strings.HasPrefix(l, acked.Public+"=") }) {
+		t.Errorf("the acknowledged import %s was taken back too", acked.Public)
+	}
+	if !strings.Contains(leader.logs.String(), `"event":"keystore_walletd_unaccounted"`) {
+		t.Error("no keystore_walletd_unaccounted event explains the take-back")
+	}
+}
+
+func mustJSON(t testing.TB, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

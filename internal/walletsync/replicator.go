@@ -77,15 +77,18 @@ type Replicator struct {
 	events  *eventer
 
 	// mu serialises everything that writes to walletd or the Secret.
-	mu          sync.Mutex
-	snap        *store.Snapshot // leader: last committed version
-	stale       bool            // leader: last write's outcome unknown, reload first
-	fenced      bool            // leader: the Secret has a newer term
-	dirty       bool            // leader: walletd may hold a change the Secret does not (a failed commit)
-	writing     bool            // a prepared proxy write is running on walletd (Prepare until Commit or Abort)
-	local       *localView      // follower: what walletd holds
-	lastApplied *store.Snapshot // follower: last version applied to walletd
-	derivers    map[walletd.Secret]*keystore.Deriver
+	mu     sync.Mutex
+	snap   *store.Snapshot // leader: last committed version
+	stale  bool            // leader: last write's outcome unknown, reload first
+	fenced bool            // leader: the Secret has a newer term
+	dirty  bool            // leader: walletd may hold a change the Secret does not (a failed commit)
+	// leader: the public keys accountedState accounts for (leadercheck.go)
+	accounted      map[string]bool
+	accountedState *keystore.State
+	writing        bool            // a prepared proxy write is running on walletd (Prepare until Commit or Abort)
+	local          *localView      // follower: what walletd holds
+	lastApplied    *store.Snapshot // follower: last version applied to walletd
+	derivers       map[walletd.Secret]*keystore.Deriver
 
 	role       atomic.Int32
 	leaderTerm atomic.Int64 // the term being promoted or led; 0 once demoted
