@@ -251,7 +251,7 @@ func ComposeEntry(ctx context.Context, walletURL, ecPublic, chainID string, cont
 	}
 	var c composed
 	if err := auditClient(walletURL).Call(ctx, "compose-entry", params, &c); err != nil {
-		return ComposedEntry{}, fmt.Errorf("compose-entry: %w", err)
+		return ComposedEntry{}, fmt.Errorf("compose-entry: %w%s", err, composeDetail(err))
 	}
 	return ComposedEntry{c}, nil
 }
@@ -341,4 +341,23 @@ func pollUntil(ctx context.Context, interval time.Duration, cond func() (bool, e
 		return fmt.Errorf("%w: %v", err, why)
 	}
 	return nil
+}
+
+// composeDetail is walletd's reason for a failed compose-*: it answers
+// every failure (a key it lacks, factomd unreachable) as -32603 "Internal
+// error" with the reason in data. compose-* carry no secret, so the reason
+// may be shown.
+func composeDetail(err error) string {
+	var re *jsonrpc.RPCError
+	if !errors.As(err, &re) || len(re.Data) == 0 {
+		return ""
+	}
+	var reason string
+	if json.Unmarshal(re.Data, &reason) != nil {
+		reason = string(re.Data)
+	}
+	if len(reason) > 200 {
+		reason = reason[:200]
+	}
+	return " (" + reason + ")"
 }
