@@ -25,7 +25,7 @@ $(BIN)/sidecar: FORCE
 tools: build $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/factomd $(BIN)/test-walletd $(BIN)/kustomize $(BIN)/helm $(BIN)/promtool node-tools
 
 # The real node's components (test/node): the rest of Kubernetes, CoreDNS.
-node-tools: $(BIN)/kubelet $(BIN)/kube-proxy $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl $(BIN)/coredns
+node-tools: $(BIN)/kubelet $(BIN)/kube-proxy $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl $(BIN)/coredns $(BIN)/prometheus
 
 # Debian packages the real node runs on. Installed when missing (as root:
 # CI runs as root); without root it says what is missing, and the demo
@@ -78,8 +78,8 @@ $(BIN)/promtool: tools/prometheus/go.mod tools/prometheus/go.sum
 	@echo ">> building promtool"
 	cd tools/prometheus && $(GO) build -tags remove_all_sd -ldflags '-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)' -o $@ github.com/prometheus/prometheus/cmd/promtool
 
-# The Prometheus server, for scraping the sidecars in tests; not part of
-# `tools` until a test uses it. It builds with the Kubernetes service
+# The Prometheus server the real-node test scrapes the sidecars with and
+# evaluates the alert rules in. It builds with the Kubernetes service
 # discovery only (first build here: about 4 minutes on 2 shared cores,
 # after promtool's dependencies were compiled; about 100 MB).
 $(BIN)/prometheus: tools/prometheus/go.mod tools/prometheus/go.sum

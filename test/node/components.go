@@ -43,6 +43,9 @@ func (n *Node) startScheduler() error {
 	})
 }
 
+// startKubelet starts the kubelet on free ports. A port found free can be
+// taken by another process before the kubelet binds it; the kubelet then
+// exits, waitNodeReady says errPortTaken, and start runs it again.
 func (n *Node) startKubelet() error {
 	port, err := testenv.FreePort()
 	if err != nil {

@@ -53,6 +53,9 @@ func TestKustomizeLocalOverlay(t *testing.T) {
 	if !t.Failed() {
 		t.Run("audit-log entries through the Services survive failovers", d.auditLog)
 	}
+	if !t.Failed() {
+		t.Run("Prometheus scrapes every sidecar and the no-leader alert follows a frozen leader", d.prometheus)
+	}
 }
 
 // TestHelmChart installs the chart with `helm install` and the chart's own

@@ -25,6 +25,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
@@ -74,7 +75,7 @@ func Available() error {
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
 		return errors.New("the real node needs the CNI plugins in /usr/lib/cni: apt-get install containernetworking-plugins")
 	}
-	for _, b := range []string{"kube-apiserver", "etcd", "kubelet", "kube-proxy", "kube-controller-manager", "kube-scheduler", "kubectl", "coredns", "factomd", "test-walletd"} {
+	for _, b := range []string{"kube-apiserver", "etcd", "kubelet", "kube-proxy", "kube-controller-manager", "kube-scheduler", "kubectl", "coredns", "prometheus", "factomd", "test-walletd"} {
 		if _, err := testenv.Binary(b); err != nil {
 			return err
 		}
@@ -167,7 +168,15 @@ func (n *Node) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := n.waitNodeReady(ctx, 3*time.Minute); err != nil {
+	err = n.waitNodeReady(ctx, 3*time.Minute)
+	for retry := 0; errors.Is(err, errPortTaken) && retry < 2; retry++ {
+		n.dropProcess("kubelet")
+		if err := n.startKubelet(); err != nil {
+			return err
+		}
+		err = n.waitNodeReady(ctx, 3*time.Minute)
+	}
+	if err != nil {
 		return err
 	}
 	if err := n.createStorage(ctx); err != nil {
@@ -205,29 +214,71 @@ func (n *Node) Logs(component string) string {
 }
 
 func (n *Node) waitNodeReady(ctx context.Context, timeout time.Duration) error {
-	err := testenv.Eventually(timeout, 250*time.Millisecond, func() (bool, error) {
-		for _, p := range n.procs {
-			if p.Exited() {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		n.mu.Lock()
+		procs := n.procs
+		n.mu.Unlock()
+		for _, p := range procs {
+			if p.Exited() { // no point waiting for the rest
+				if p.Name == "kubelet" && strings.Contains(p.Logs(), "address already in use") {
+					return false, errPortTaken
+				}
 				return false, fmt.Errorf("%s exited: %s", p.Name, lastLines(p.Logs(), 15))
 			}
 		}
 		node, err := n.Client.CoreV1().Nodes().Get(ctx, Name, metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			last = err
+			return false, nil
 		}
 		if c := nodeReady(node); c == nil || c.Status != corev1.ConditionTrue {
 			if c == nil {
-				return false, errors.New("node has no Ready condition yet")
+				last = errors.New("node has no Ready condition yet")
+			} else {
+				last = fmt.Errorf("node not ready: %s", c.Message)
 			}
-			return false, fmt.Errorf("node not ready: %s", c.Message)
+			return false, nil
 		}
-		_, err = n.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, err
+		_, last = n.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return last == nil, nil
 	})
 	if err != nil {
+		if last != nil && wait.Interrupted(err) {
+			err = fmt.Errorf("%w: %w", err, last)
+		}
 		return fmt.Errorf("node not ready: %w", err)
 	}
 	return nil
+}
+
+// errPortTaken: the kubelet exited because a port it was given was taken
+// between the look-up of a free port and its bind.
+var errPortTaken = errors.New("kubelet: a port it was given was taken")
+
+// process is the running component named name, or nil.
+func (n *Node) process(name string) *testenv.Process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.procs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// dropProcess stops and forgets the component named name.
+func (n *Node) dropProcess(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, p := range n.procs {
+		if p.Name == name {
+			p.Stop(5 * time.Second)
+			n.procs = append(n.procs[:i], n.procs[i+1:]...)
+			return
+		}
+	}
 }
 
 // Stop deletes every workload while the kubelet still runs (so sandboxes
@@ -258,12 +309,8 @@ func (n *Node) Stop() {
 }
 
 func (n *Node) kubeletRunning() bool {
-	for _, p := range n.procs {
-		if p.Name == "kubelet" {
-			return !p.Exited()
-		}
-	}
-	return false
+	p := n.process("kubelet")
+	return p != nil && !p.Exited()
 }
 
 func nodeReady(node *corev1.Node) *corev1.NodeCondition {
