@@ -27,6 +27,7 @@ type walletdInitMode struct {
 	namespace      string
 	secretName     string
 	keyFile        string
+	previousKeys   config.StringList
 	walletPath     string
 	createKeystore bool
 	timeout        time.Duration
@@ -38,7 +39,7 @@ func (m *walletdInitMode) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&m.kubeconfig, "kubeconfig", "", "kubeconfig file (empty: in-cluster config)")
 	fs.StringVar(&m.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the keystore Secret (default $POD_NAMESPACE)")
 	fs.StringVar(&m.secretName, "keystore-secret", "factom-wallet-keystore", "name of the Secret holding the replicated keystore")
-	fs.StringVar(&m.keyFile, "keystore-key-file", "", "file with the 32-byte keystore sealing key: raw bytes, 64 hex digits or base64 (from a separate Secret); required")
+	walletsync.RegisterKeyFlags(fs, &m.keyFile, &m.previousKeys)
 	fs.StringVar(&m.walletPath, "wallet-path", "", "walletd's bolt wallet file (walletd -w); required")
 	fs.BoolVar(&m.createKeystore, "create-keystore", true, "when neither the wallet file nor the keystore exists, create the keystore with a new random seed so every replica shares it")
 	fs.DurationVar(&m.timeout, "timeout", 2*time.Minute, "give up after this long")
@@ -52,10 +53,8 @@ func (m *walletdInitMode) Validate() error {
 	if m.secretName == "" {
 		errs = append(errs, config.Errorf("keystore-secret", "empty"))
 	}
-	if m.keyFile == "" {
-		errs = append(errs, config.Errorf("keystore-key-file", "required"))
-	} else if _, err := keystore.LoadSealKey(m.keyFile); err != nil {
-		errs = append(errs, config.Errorf("keystore-key-file", "%v", err))
+	if _, err := walletsync.LoadKeyFlags(m.keyFile, m.previousKeys); err != nil {
+		errs = append(errs, err)
 	}
 	if m.walletPath == "" {
 		errs = append(errs, config.Errorf("wallet-path", "required"))
@@ -75,7 +74,7 @@ func (m *walletdInitMode) Run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	log := m.rt.Log
-	key, err := keystore.LoadSealKey(m.keyFile)
+	keys, err := keystore.LoadKeyFiles(m.keyFile, m.previousKeys)
 	if err != nil {
 		return err
 	}
@@ -87,7 +86,7 @@ func (m *walletdInitMode) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kube client: %w", err)
 	}
-	st := store.New(client, m.namespace, m.secretName, key, store.Options{})
+	st := store.New(client, m.namespace, m.secretName, keys, store.Options{})
 	res, err := walletsync.InitWallet(ctx, st, m.walletPath, m.createKeystore)
 	if err != nil {
 		log.Error().Str("event", "walletd_init_failed").Str("walletPath", m.walletPath).Err(err).Msg("walletd-init refused or failed; nothing was changed")

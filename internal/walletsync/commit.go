@@ -314,7 +314,8 @@ func (r *Replicator) fence(term, stored int64) {
 // spot-checks that walletd still holds the newest committed keys (a walletd
 // restarted on another wallet file does not) and takes back whatever a
 // failed write left behind, so the leader's InSync says what its walletd
-// holds. It keeps off walletd while a prepared write is running there.
+// holds, and re-seals the Secret after a sealing-key rotation. It keeps off
+// walletd while a prepared write is running there.
 func (r *Replicator) verifyLeader(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -325,6 +326,7 @@ func (r *Replicator) verifyLeader(ctx context.Context) {
 	if !r.dirty {
 		err := r.spotCheck(ctx, r.snap.State)
 		if err == nil {
+			r.resealLocked(ctx, term)
 			return
 		}
 		r.markDirty("walletd no longer holds the keystore: " + err.Error())

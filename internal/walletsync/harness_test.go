@@ -161,26 +161,30 @@ func newSealKey(t testing.TB) *keystore.SealKey {
 // testKeyBytes keeps each test key's bytes for writing key files.
 var testKeyBytes = map[*keystore.SealKey][]byte{}
 
-func newStore(t testing.TB, key *keystore.SealKey) *store.Store {
-	return store.New(userClient(t), testenv.KubeTestNamespace, testSecret, key, store.Options{})
+func newStore(t testing.TB, keys keystore.Keys) *store.Store {
+	return store.New(userClient(t), testenv.KubeTestNamespace, testSecret, keys, store.Options{})
 }
 
 // newReplica builds a replicator for pod over w with the sidecar's RBAC.
-func newReplica(t testing.TB, pod string, key *keystore.SealKey, w *walletProc) *replica {
+// Key files (a *keystore.KeyFiles) are re-read every 100ms.
+func newReplica(t testing.TB, pod string, keys keystore.Keys, w *walletProc) *replica {
 	t.Helper()
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
+	files, _ := keys.(*keystore.KeyFiles)
 	r, err := walletsync.New(walletsync.Config{
-		Store:        newStore(t, key),
-		Walletd:      w.client,
-		Kube:         userClient(t),
-		Namespace:    testenv.KubeTestNamespace,
-		PodName:      pod,
-		Log:          zerolog.New(logs).With().Timestamp().Str("pod", pod).Logger(),
-		Registerer:   reg,
-		ResyncPeriod: 30 * time.Second,
-		RetryPeriod:  200 * time.Millisecond,
-		VerifyPeriod: 300 * time.Millisecond,
+		KeyFiles:        files,
+		KeyReloadPeriod: 100 * time.Millisecond,
+		Store:           newStore(t, keys),
+		Walletd:         w.client,
+		Kube:            userClient(t),
+		Namespace:       testenv.KubeTestNamespace,
+		PodName:         pod,
+		Log:             zerolog.New(logs).With().Timestamp().Str("pod", pod).Logger(),
+		Registerer:      reg,
+		ResyncPeriod:    30 * time.Second,
+		RetryPeriod:     200 * time.Millisecond,
+		VerifyPeriod:    300 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
