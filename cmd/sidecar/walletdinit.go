@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
@@ -29,6 +30,7 @@ type walletdInitMode struct {
 	keyFile        string
 	previousKeys   config.StringList
 	walletPath     string
+	passphraseFile string
 	createKeystore bool
 	timeout        time.Duration
 
@@ -41,6 +43,7 @@ func (m *walletdInitMode) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&m.secretName, "keystore-secret", "factom-wallet-keystore", "name of the Secret holding the replicated keystore")
 	walletsync.RegisterKeyFlags(fs, &m.keyFile, &m.previousKeys)
 	fs.StringVar(&m.walletPath, "wallet-path", "", "walletd's bolt wallet file (walletd -w); required")
+	registerPassphraseFlag(fs, &m.passphraseFile)
 	fs.BoolVar(&m.createKeystore, "create-keystore", true, "when neither the wallet file nor the keystore exists, create the keystore with a new random seed so every replica shares it")
 	fs.DurationVar(&m.timeout, "timeout", 2*time.Minute, "give up after this long")
 }
@@ -58,6 +61,9 @@ func (m *walletdInitMode) Validate() error {
 	}
 	if m.walletPath == "" {
 		errs = append(errs, config.Errorf("wallet-path", "required"))
+	}
+	if _, err := readPassphraseFlag(m.passphraseFile); err != nil {
+		errs = append(errs, err)
 	}
 	if m.timeout <= 0 {
 		errs = append(errs, config.Errorf("timeout", "%s: must be positive", m.timeout))
@@ -86,13 +92,17 @@ func (m *walletdInitMode) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kube client: %w", err)
 	}
+	pass, err := readPassphraseFlag(m.passphraseFile)
+	if err != nil {
+		return err
+	}
 	st := store.New(client, m.namespace, m.secretName, keys, store.Options{})
-	res, err := walletsync.InitWallet(ctx, st, m.walletPath, m.createKeystore)
+	res, err := walletsync.InitWalletEncrypted(ctx, st, m.walletPath, m.createKeystore, pass)
 	if err != nil {
 		log.Error().Str("event", "walletd_init_failed").Str("walletPath", m.walletPath).Err(err).Msg("walletd-init refused or failed; nothing was changed")
 		return err
 	}
-	log.Info().Str("event", "walletd_init_done").Str("outcome", string(res.Outcome)).Str("walletPath", m.walletPath).
+	log.Info().Str("event", "walletd_init_done").Str("outcome", string(res.Outcome)).Str("walletPath", m.walletPath).Bool("encrypted", pass != "").
 		Int64("generation", res.Generation).Int("keys", res.Keys).
 		Uint32("fct", res.Next.FCT).Uint32("ec", res.Next.EC).Uint32("id", res.Next.ID).
 		Msg("walletd wallet file ready")
@@ -112,4 +122,23 @@ func walletdInitKubeConfig(kubeconfig string) (*rest.Config, error) {
 	}
 	cfg.Timeout = 15 * time.Second
 	return cfg, nil
+}
+
+// registerPassphraseFlag adds --walletd-passphrase-file (walletd mode and
+// walletd-init).
+func registerPassphraseFlag(fs *flag.FlagSet, path *string) {
+	fs.StringVar(path, "walletd-passphrase-file", "", "file holding the passphrase of an encrypted wallet (factom-walletd -encrypted): walletd-init writes the encrypted format, the sidecar unlocks walletd with it; empty: a plain wallet")
+}
+
+// readPassphraseFlag reads the passphrase file ("" when none is set).
+// Errors name the flag, never the passphrase.
+func readPassphraseFlag(path string) (walletd.Secret, error) {
+	if path == "" {
+		return "", nil
+	}
+	p, err := walletd.ReadPassphrase(path)
+	if err != nil {
+		return "", config.Errorf("walletd-passphrase-file", "%w", err)
+	}
+	return p, nil
 }
