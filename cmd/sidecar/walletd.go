@@ -43,6 +43,8 @@ type walletdMode struct {
 	walletdURL  string
 	proxyListen string
 	security    proxySecurity
+	// passphraseFile: an encrypted walletd, unlocked by the sidecar.
+	passphraseFile string
 
 	rt            *runtime
 	health        *walletdhealth.Poller
@@ -51,6 +53,7 @@ type walletdMode struct {
 	replicator    *walletsync.Replicator
 	proxy         *proxy.Proxy
 	proxyListener net.Listener
+	unlocker      *walletd.Unlocker
 }
 
 func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
@@ -64,6 +67,7 @@ func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&m.walletdURL, "walletd-url", "http://127.0.0.1:8089", "walletd's JSON-RPC base URL (/v2 is appended)")
 	fs.StringVar(&m.proxyListen, "proxy-listen", ":8189", "address of the write-gating JSON-RPC proxy clients use instead of walletd")
 	m.security.RegisterFlags(fs)
+	registerPassphraseFlag(fs, &m.passphraseFile)
 }
 
 func (m *walletdMode) Validate() error {
@@ -84,6 +88,9 @@ func (m *walletdMode) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := m.security.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := readPassphraseFlag(m.passphraseFile); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -153,10 +160,18 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	}
 	m.proxyListener = m.security.listener(m.proxyListener)
 
-	walletdCheck := probe.Named{Name: "walletd", Check: m.health.Ready}
-	keystoreCheck := probe.Named{Name: "keystore", Check: m.replicator.ReadyCheck()}
+	readyChecks := []probe.Named{{Name: "walletd", Check: m.health.Ready}}
+	pass, err := readPassphraseFlag(m.passphraseFile)
+	if err != nil {
+		return err
+	}
+	if pass != "" {
+		m.unlocker = walletd.NewUnlocker(walletd.New(m.walletdClient(rpcURL, 10*time.Second)), pass, walletd.UnlockOptions{}, rt.Log)
+		readyChecks = append(readyChecks, probe.Named{Name: "walletdLock", Check: m.unlocker.Ready})
+	}
+	readyChecks = append(readyChecks, probe.Named{Name: "keystore", Check: m.replicator.ReadyCheck()})
 	election := probe.Named{Name: "election", Check: el.ElectionLiveCheck}
-	rt.Mux.Handle("GET /readyz", probe.Handler("ready", walletdCheck, keystoreCheck))
+	rt.Mux.Handle("GET /readyz", probe.Handler("ready", readyChecks...))
 	rt.Mux.Handle("GET /livez", probe.Handler("live", probe.Named{Name: "walletd", Check: m.health.Live}, election))
 	rt.Mux.Handle("GET /startupz", probe.Handler("started", probe.Named{Name: "walletd", Check: m.health.Started}))
 	rt.Mux.Handle("GET /leader", el.LeaderHandler())
@@ -166,6 +181,13 @@ func (m *walletdMode) Setup(rt *runtime) error {
 
 func (m *walletdMode) status(w http.ResponseWriter, r *http.Request) {
 	ready, _ := probe.Evaluate("ready", probe.Named{Name: "walletd", Check: m.health.Ready})
+	if m.unlocker != nil {
+		lock := m.unlocker.Ready()
+		ready["locked"], ready["lockReason"] = !lock.OK, lock.Reason
+		for k, v := range lock.Fields {
+			ready[k] = v
+		}
+	}
 	probe.WriteJSON(w, http.StatusOK, map[string]any{
 		"mode":     "walletd",
 		"version":  versionString(),
@@ -186,6 +208,9 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	wg.Go(func() { _ = m.factomdHealth.Run(bg) })
 	wg.Go(func() { _ = m.replicator.RunFollower(bg) })
 	wg.Go(func() { m.security.Run(bg) })
+	if m.unlocker != nil {
+		wg.Go(func() { m.unlocker.Run(bg) })
+	}
 	proxySrv := server.New(m.proxy, m.proxy.MaxRequestDuration()+5*time.Second)
 	proxyErr := make(chan error, 1)
 	go func() { proxyErr <- server.Serve(bg, proxySrv, m.proxyListener, 10*time.Second) }()

@@ -43,6 +43,9 @@ type ClusterOptions struct {
 	// WalletdUser and WalletdPassword turn on walletd's RPC auth; the
 	// sidecars get them as --walletd-user and --walletd-password-file.
 	WalletdUser, WalletdPassword string
+	// WalletdPassphrase runs every walletd -encrypted: walletd-init and
+	// the sidecars get it as --walletd-passphrase-file (PassphraseFile).
+	WalletdPassphrase string
 	// LogLevel is the sidecars' --log-level (default "debug", so tests see
 	// and check every line; benchmarks run the shipped default, "info").
 	LogLevel string
@@ -168,11 +171,20 @@ func (p *WalletPod) Start(ctx context.Context) error {
 		return err
 	}
 	walletPath := filepath.Join(p.Dir, "factom_wallet.db")
-	initProc, err := Start(p.Name+"-init", c.Opts.Sidecar, []string{"walletd-init",
+	initArgs := []string{"walletd-init",
 		"--kubeconfig", kubeconfig, "--namespace", c.Namespace, "--keystore-key-file", c.KeyFile,
 		"--wallet-path", walletPath, "--log-format", "json",
 		// Its probe port is not used here; a fixed one could collide.
-		"--listen", "127.0.0.1:0"}, nil, filepath.Join(p.Dir, "walletd-init.log"))
+		"--listen", "127.0.0.1:0"}
+	if c.Opts.WalletdPassphrase != "" {
+		if _, err := os.Stat(p.PassphraseFile()); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(p.PassphraseFile(), []byte(c.Opts.WalletdPassphrase+"\n"), 0o600); err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
+		initArgs = append(initArgs, "--walletd-passphrase-file", p.PassphraseFile())
+	}
+	initProc, err := Start(p.Name+"-init", c.Opts.Sidecar, initArgs, nil, filepath.Join(p.Dir, "walletd-init.log"))
 	if err != nil {
 		return err
 	}
@@ -183,7 +195,8 @@ func (p *WalletPod) Start(ctx context.Context) error {
 	}
 
 	if p.Walletd == nil {
-		w, err := StartWalletd(WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd, User: c.Opts.WalletdUser, Password: c.Opts.WalletdPassword})
+		w, err := StartWalletd(WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd, User: c.Opts.WalletdUser, Password: c.Opts.WalletdPassword,
+			Encrypted: c.Opts.WalletdPassphrase != ""})
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -235,6 +248,9 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		}
 		args = append(args, "--walletd-user", c.Opts.WalletdUser, "--walletd-password-file", pwFile)
 	}
+	if c.Opts.WalletdPassphrase != "" {
+		args = append(args, "--walletd-passphrase-file", p.PassphraseFile())
+	}
 	args = append(args, c.Opts.ExtraArgs...)
 	proc, err := Start(p.Name+"-sidecar", c.Opts.Sidecar, args, nil, filepath.Join(p.Dir, "sidecar.log"))
 	if err != nil {
@@ -278,6 +294,10 @@ func (p *WalletPod) Stop() {
 		p.Walletd.Stop(5 * time.Second)
 	}
 }
+
+// PassphraseFile is the pod's mounted walletd passphrase (with
+// WalletdPassphrase); written once, so a test can change it.
+func (p *WalletPod) PassphraseFile() string { return filepath.Join(p.Dir, "walletd-passphrase") }
 
 // ProxyURL is the JSON-RPC endpoint clients use on this pod.
 func (p *WalletPod) ProxyURL() string { return "http://" + p.ProxyAddr + "/v2" }

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"sync"
 )
@@ -39,4 +41,11 @@ func (s *Secrets) Found(text string) []int {
 		}
 	}
 	return lens
+}
+
+// AddKey records a binary key (a sealing key) in every text form it could
+// leak in: hex and base64 (standard and URL alphabets, padded or not).
+func (s *Secrets) AddKey(raw []byte) {
+	s.Add(hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw),
+		base64.URLEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw))
 }

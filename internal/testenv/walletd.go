@@ -22,6 +22,9 @@ type WalletdOptions struct {
 	User, Password string
 	// Port to listen on (0: a free one).
 	Port int
+	// Encrypted runs walletd -encrypted on an existing encrypted wallet
+	// file (walletd-init writes it): walletd starts locked.
+	Encrypted bool
 }
 
 // Walletd is a running walletd.
@@ -74,6 +77,9 @@ func (w *Walletd) start() error {
 	}
 	if w.opts.User != "" {
 		args = append(args, "-walletuser", w.opts.User, "-walletpassword", w.opts.Password)
+	}
+	if w.opts.Encrypted {
+		args = append(args, "-encrypted")
 	}
 	p, err := Start("walletd", bin, args, nil, filepath.Join(w.opts.Dir, "walletd.log"))
 	if err != nil {

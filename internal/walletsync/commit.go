@@ -314,8 +314,9 @@ func (r *Replicator) fence(term, stored int64) {
 // spot-checks that walletd still holds the newest committed keys (a walletd
 // restarted on another wallet file does not), that it holds no key the
 // Secret does not account for, and takes back whatever a failed write left
-// behind, so the leader's InSync says what its walletd
-// holds. It keeps off walletd while a prepared write is running there.
+// behind, so the leader's InSync says what its walletd holds; and it
+// re-seals the Secret after a sealing-key rotation. It keeps off walletd
+// while a prepared write is running there.
 func (r *Replicator) verifyLeader(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -333,6 +334,7 @@ func (r *Replicator) verifyLeader(ctx context.Context) {
 				Msg("walletd holds keys the keystore does not account for (a write walletd finished after its sidecar stopped waiting); taking them back")
 			r.markDirty(fmt.Sprintf("walletd holds %d keys the keystore does not account for", extra))
 		} else {
+			r.resealLocked(ctx, term)
 			return
 		}
 	}

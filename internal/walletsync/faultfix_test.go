@@ -15,7 +15,7 @@ import (
 
 // newLeader starts a fresh walletd, builds a replica for pod over it and
 // promotes it to term (creating the keystore Secret).
-func newLeader(t *testing.T, key *keystore.SealKey, pod string, term int64) *replica {
+func newLeader(t *testing.T, key keystore.Keys, pod string, term int64) *replica {
 	t.Helper()
 	w := startWalletd(t, walletPath(t, pod))
 	rep := newReplica(t, pod, key, w)
@@ -32,7 +32,7 @@ func newLeader(t *testing.T, key *keystore.SealKey, pod string, term int64) *rep
 
 // newFollower writes a wallet file from the keystore (walletd-init), starts
 // walletd on it and follows.
-func newFollower(t *testing.T, key *keystore.SealKey, pod string) *replica {
+func newFollower(t *testing.T, key keystore.Keys, pod string) *replica {
 	t.Helper()
 	path := walletPath(t, pod)
 	if res, err := walletsync.InitWallet(context.Background(), newStore(t, key), path, false); err != nil || res.Outcome != walletsync.InitCreated {

@@ -34,6 +34,9 @@ func TestFlags(t *testing.T) {
 		{"a key file of the wrong size", []string{"--keystore-key-file", bad}, "invalid --keystore-key-file: keystore key: want 32 raw bytes"},
 		{"a missing key file", []string{"--keystore-key-file", filepath.Join(dir, "nope")}, "invalid --keystore-key-file"},
 		{"an empty secret name", []string{"--keystore-key-file", good, "--keystore-secret", ""}, "invalid --keystore-secret"},
+		{"a previous key file", []string{"--keystore-key-file", good, "--keystore-previous-key-file", good}, ""},
+		{"a previous key file that does not exist yet", []string{"--keystore-key-file", good, "--keystore-previous-key-file", filepath.Join(dir, "nope")}, ""},
+		{"a previous key file of the wrong size", []string{"--keystore-key-file", good, "--keystore-previous-key-file", bad}, "invalid --keystore-previous-key-file: previous keystore key"},
 		{"a tiny resync period", []string{"--keystore-key-file", good, "--keystore-resync-period", "10ms"}, "invalid --keystore-resync-period"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 // done. It never deletes anything walletd holds except keys the keystore
 // records as removed, and applies nothing from a Secret that fails to open.
 func (r *Replicator) RunFollower(ctx context.Context) error {
+	go r.runKeyReload(ctx)
 	go r.cfg.Store.Watch(ctx, r.cfg.ResyncPeriod, func(sec *corev1.Secret) {
 		r.latestMu.Lock()
 		r.latest, r.haveSeen = sec, true
@@ -122,6 +123,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 	}
 	r.lastReject.Store("")
 	r.lastApplied = snap
+	r.sealedKey.Store(snap.KeyID)
 	r.applied.Store(snap.Generation)
 	r.metrics.appliedGeneration.Set(float64(snap.Generation))
 	if snap.Generation != prevApplied && !snap.CommittedAt.IsZero() {

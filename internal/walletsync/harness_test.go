@@ -74,6 +74,7 @@ func (s *secrets) check(t testing.TB, what, text string) {
 
 type walletProc struct {
 	proc   *testenv.Process
+	args   []string // extra walletd flags (-encrypted)
 	path   string
 	addr   string
 	rpc    *jsonrpc.Client
@@ -82,7 +83,7 @@ type walletProc struct {
 
 // startWalletd runs bin/test-walletd on the wallet file at path (created
 // with a random seed if it does not exist).
-func startWalletd(t testing.TB, path string) *walletProc {
+func startWalletd(t testing.TB, path string, args ...string) *walletProc {
 	t.Helper()
 	port, err := testenv.FreePort()
 	if err != nil {
@@ -90,7 +91,7 @@ func startWalletd(t testing.TB, path string) *walletProc {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	rpc := jsonrpc.New("http://"+addr+"/v2", jsonrpc.Options{Timeout: 10 * time.Second})
-	w := &walletProc{path: path, addr: addr, rpc: rpc, client: walletd.New(rpc)}
+	w := &walletProc{path: path, args: args, addr: addr, rpc: rpc, client: walletd.New(rpc)}
 	w.start(t)
 	return w
 }
@@ -116,7 +117,7 @@ func (w *walletProc) start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := testenv.Start("walletd", bin, []string{"-addr", w.addr, "-wallet", w.path, "-factomd", "127.0.0.1:1"}, nil, w.path+".log")
+	p, err := testenv.Start("walletd", bin, append([]string{"-addr", w.addr, "-wallet", w.path, "-factomd", "127.0.0.1:1"}, w.args...), nil, w.path+".log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,26 +162,30 @@ func newSealKey(t testing.TB) *keystore.SealKey {
 // testKeyBytes keeps each test key's bytes for writing key files.
 var testKeyBytes = map[*keystore.SealKey][]byte{}
 
-func newStore(t testing.TB, key *keystore.SealKey) *store.Store {
-	return store.New(userClient(t), testenv.KubeTestNamespace, testSecret, key, store.Options{})
+func newStore(t testing.TB, keys keystore.Keys) *store.Store {
+	return store.New(userClient(t), testenv.KubeTestNamespace, testSecret, keys, store.Options{})
 }
 
 // newReplica builds a replicator for pod over w with the sidecar's RBAC.
-func newReplica(t testing.TB, pod string, key *keystore.SealKey, w *walletProc) *replica {
+// Key files (a *keystore.KeyFiles) are re-read every 100ms.
+func newReplica(t testing.TB, pod string, keys keystore.Keys, w *walletProc) *replica {
 	t.Helper()
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
+	files, _ := keys.(*keystore.KeyFiles)
 	r, err := walletsync.New(walletsync.Config{
-		Store:        newStore(t, key),
-		Walletd:      w.client,
-		Kube:         userClient(t),
-		Namespace:    testenv.KubeTestNamespace,
-		PodName:      pod,
-		Log:          zerolog.New(logs).With().Timestamp().Str("pod", pod).Logger(),
-		Registerer:   reg,
-		ResyncPeriod: 30 * time.Second,
-		RetryPeriod:  200 * time.Millisecond,
-		VerifyPeriod: 300 * time.Millisecond,
+		KeyFiles:        files,
+		KeyReloadPeriod: 100 * time.Millisecond,
+		Store:           newStore(t, keys),
+		Walletd:         w.client,
+		Kube:            userClient(t),
+		Namespace:       testenv.KubeTestNamespace,
+		PodName:         pod,
+		Log:             zerolog.New(logs).With().Timestamp().Str("pod", pod).Logger(),
+		Registerer:      reg,
+		ResyncPeriod:    30 * time.Second,
+		RetryPeriod:     200 * time.Millisecond,
+		VerifyPeriod:    300 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

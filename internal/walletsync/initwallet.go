@@ -57,7 +57,14 @@ type InitResult struct {
 //   - wallet file present: its seed must equal the keystore's, else
 //     ErrWalletSeedMismatch; nothing is changed either way.
 func InitWallet(ctx context.Context, st *store.Store, path string, createKeystore bool) (InitResult, error) {
-	seed, _, err := walletfile.ReadSeed(path)
+	return InitWalletEncrypted(ctx, st, path, createKeystore, "")
+}
+
+// InitWalletEncrypted is InitWallet for walletd -encrypted: the file is
+// written in walletd's encrypted format under passphrase, and an existing
+// file must open with it (empty passphrase: a plain file, as InitWallet).
+func InitWalletEncrypted(ctx context.Context, st *store.Store, path string, createKeystore bool, passphrase walletd.Secret) (InitResult, error) {
+	seed, _, err := walletfile.ReadSeedWith(path, passphrase)
 	switch {
 	case err == nil:
 		snap, lerr := st.Load(ctx)
@@ -96,6 +103,7 @@ func InitWallet(ctx context.Context, st *store.Store, path string, createKeystor
 	if err != nil {
 		return InitResult{}, fmt.Errorf("walletd-init: %w", err)
 	}
+	c.Passphrase = passphrase
 	if err := walletfile.Create(path, c); err != nil {
 		return InitResult{}, fmt.Errorf("walletd-init: %w", err)
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	// walletd restarted on an emptied wallet turns the replica unready
 	// and gets replayed without waiting for the resync (default 10s).
 	VerifyPeriod time.Duration
+	// KeyFiles, when set, are re-read every KeyReloadPeriod (default
+	// 10s) by RunFollower: a rotated key Secret takes effect without a
+	// restart (the Store must seal and open with the same KeyFiles).
+	KeyFiles        *keystore.KeyFiles
+	KeyReloadPeriod time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -110,6 +115,7 @@ type Replicator struct {
 	inSync          atomic.Bool
 	reason          atomic.Value // string
 	lastReject      atomic.Value // string: resourceVersion+reason last reported
+	sealedKey       atomic.Value // string: key id of the version last applied or committed
 
 	latestMu sync.Mutex
 	latest   *corev1.Secret
@@ -131,6 +137,9 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	if cfg.VerifyPeriod <= 0 {
 		cfg.VerifyPeriod = 10 * time.Second
+	}
+	if cfg.KeyReloadPeriod <= 0 {
+		cfg.KeyReloadPeriod = defaultKeyReloadPeriod
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -206,7 +215,11 @@ func (r *Replicator) ReadyCheck() probe.Check {
 
 // Status is the replication state for /status (no secrets).
 func (r *Replicator) Status() map[string]any {
-	return r.ReadyCheck()().Fields
+	st := r.ReadyCheck()().Fields
+	for k, v := range r.KeyStatus() {
+		st[k] = v
+	}
+	return st
 }
 
 // Promote is the leader's OnPromote hook: it loads the Secret (creating it
@@ -389,6 +402,7 @@ func (r *Replicator) setSnap(snap *store.Snapshot) {
 	if snap == nil {
 		return
 	}
+	r.sealedKey.Store(snap.KeyID)
 	r.ownMu.Lock()
 	if snap.Term > r.ownTerm || (snap.Term == r.ownTerm && snap.Generation > r.ownGen) {
 		r.ownGen, r.ownTerm = snap.Generation, snap.Term

@@ -53,9 +53,13 @@ func TestWalletdInitCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := &secrets{}
-	run := func(walletPath string) (int, string) {
-		cmd := exec.Command(bin, "walletd-init", "--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig,
-			"--namespace", testenv.KubeTestNamespace, "--keystore-key-file", keyFile, "--wallet-path", walletPath, "--timeout", "30s")
+	run := func(walletPath string, keyArgs ...string) (int, string) {
+		if keyArgs == nil {
+			keyArgs = []string{"--keystore-key-file", keyFile}
+		}
+		args := append([]string{"walletd-init", "--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig,
+			"--namespace", testenv.KubeTestNamespace, "--wallet-path", walletPath, "--timeout", "30s"}, keyArgs...)
+		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
@@ -118,7 +122,25 @@ func TestWalletdInitCommand(t *testing.T) {
 	if code, out := run(pathB); code != 0 || !strings.Contains(out, `"outcome":"exists"`) {
 		t.Fatalf("existing wallet: exit %d\n%s", code, out)
 	}
-	for _, o := range []string{out, outB, outF, rep.logs.String()} {
+	// Mid-rotation: a pod whose key file already holds the next key opens
+	// the Secret, still sealed with the old one, by its previous key; without
+	// it walletd-init refuses, naming key ids only.
+	next := newSealKey(t)
+	seen.AddKey(testKeyBytes[key])
+	seen.AddKey(testKeyBytes[next])
+	nextFile := filepath.Join(dir, "next")
+	if err := os.WriteFile(nextFile, []byte(hexKey(t, next)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, outN := run(filepath.Join(dir, "n.db"), "--keystore-key-file", nextFile)
+	if code != 1 || !strings.Contains(outN, "sealed with another key") || !strings.Contains(outN, key.ID()) {
+		t.Fatalf("next key alone: exit %d\n%s", code, outN)
+	}
+	code, outR := run(filepath.Join(dir, "r.db"), "--keystore-key-file", nextFile, "--keystore-previous-key-file", keyFile)
+	if code != 0 || !strings.Contains(outR, `"outcome":"created"`) {
+		t.Fatalf("next key with the old one as previous: exit %d\n%s", code, outR)
+	}
+	for _, o := range []string{out, outB, outF, outN, outR, rep.logs.String()} {
 		seen.check(t, "walletd-init output", o)
 	}
 }

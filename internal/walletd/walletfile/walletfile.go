@@ -56,6 +56,9 @@ type Contents struct {
 	// Keys are written with their secrets (FCT, EC and identity keys,
 	// derived or imported); the bucket follows from the secret's prefix.
 	Keys []walletd.Secret
+	// Passphrase, when set, writes the encrypted format walletd
+	// -encrypted opens (see encrypted.go).
+	Passphrase walletd.Secret
 }
 
 // ErrNoSeed: the file has no seed record (not a walletd wallet, or an
@@ -66,9 +69,17 @@ var ErrNoSeed = errors.New("wallet file has no seed record")
 // it, and the init container must not hang on it.
 const lockTimeout = 2 * time.Second
 
-// ReadSeed returns the seed of the wallet file at path. os.ErrNotExist
-// (wrapped) when there is no file. Errors contain no secret.
+// ReadSeed returns the seed of the plain wallet file at path.
+// os.ErrNotExist (wrapped) when there is no file; ErrEncrypted for an
+// encrypted one. Errors contain no secret.
 func ReadSeed(path string) (walletd.Secret, Counters, error) {
+	return ReadSeedWith(path, "")
+}
+
+// ReadSeedWith is ReadSeed for a file encrypted with passphrase (empty: a
+// plain file). ErrWrongPassphrase, ErrNotEncrypted and ErrEncrypted say
+// why a file does not open.
+func ReadSeedWith(path string, passphrase walletd.Secret) (walletd.Secret, Counters, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", Counters{}, fmt.Errorf("wallet file: %w", err)
 	}
@@ -79,6 +90,10 @@ func ReadSeed(path string) (walletd.Secret, Counters, error) {
 	defer db.Close()
 	var seed dbSeedBase
 	err = db.View(func(tx *bolt.Tx) error {
+		sealer, err := encryption(tx, passphrase)
+		if err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketSeed)
 		if b == nil {
 			return ErrNoSeed
@@ -86,6 +101,11 @@ func ReadSeed(path string) (walletd.Secret, Counters, error) {
 		v := b.Get(keySeed)
 		if v == nil {
 			return ErrNoSeed
+		}
+		if sealer != nil {
+			if v, err = sealer.open(v); err != nil {
+				return err
+			}
 		}
 		if err := gob.NewDecoder(bytes.NewReader(v)).Decode(&seed); err != nil {
 			return fmt.Errorf("wallet file seed record: undecodable")
@@ -129,7 +149,21 @@ func Create(path string, c Contents) error {
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketSeed).Put(keySeed, buf.Bytes()); err != nil {
+		put := func(bucket, key, v []byte) error { return tx.Bucket(bucket).Put(key, v) }
+		if c.Passphrase != "" {
+			sealer, err := newEncryption(tx, c.Passphrase)
+			if err != nil {
+				return err
+			}
+			put = func(bucket, key, v []byte) error {
+				sealed, err := sealer.seal(v)
+				if err != nil {
+					return err
+				}
+				return tx.Bucket(bucket).Put(key, sealed)
+			}
+		}
+		if err := put(bucketSeed, keySeed, buf.Bytes()); err != nil {
 			return err
 		}
 		for i, s := range c.Keys {
@@ -137,7 +171,7 @@ func Create(path string, c Contents) error {
 			if err != nil {
 				return fmt.Errorf("key %d: %w", i, err)
 			}
-			if err := tx.Bucket(bucket).Put([]byte(pub), sec); err != nil {
+			if err := put(bucket, []byte(pub), sec); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/time/rate"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/filereload"
 )
 
 // AuthOptions tune an Authenticator; zero values take the defaults.
@@ -113,7 +115,7 @@ func (a *Authenticator) Reload() (bool, error) {
 
 // Run re-reads the file every PollInterval until ctx ends.
 func (a *Authenticator) Run(ctx context.Context) {
-	reloadEvery(ctx, a.opts.PollInterval, a.Reload, a.log, "auth", "the previous users stay in force")
+	filereload.Every(ctx, a.opts.PollInterval, a.Reload, a.log, "auth", "the previous users stay in force", nil)
 }
 
 // identity is who made a request.

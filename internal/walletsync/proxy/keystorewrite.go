@@ -12,12 +12,14 @@ import (
 )
 
 // walletd's JSON-RPC errors that it sends before a keystore handler acts:
-// the request or its params do not decode, or the method is unknown
-// (wsapi v2.4.2). Any other error can follow a partial change.
+// the request or its params do not decode, the method is unknown, or an
+// encrypted wallet is locked (wsapi v2.4.2). Any other error can follow a
+// partial change.
 const (
 	walletdInvalidRequest = -32600
 	walletdMethodNotFound = -32601
 	walletdInvalidParams  = -32602
+	walletdLocked         = -32001
 )
 
 // keystoreWrite runs one committed-class write under the write lock: the
@@ -114,7 +116,7 @@ func (p *Proxy) finish(ctx context.Context, req request, term int64, up upstream
 	defer ccancel()
 	if out.name != outcomeOK {
 		unchanged := out.name == outcomeWalletdError &&
-			(up.errCode == walletdInvalidRequest || up.errCode == walletdMethodNotFound || up.errCode == walletdInvalidParams)
+			(up.errCode == walletdInvalidRequest || up.errCode == walletdMethodNotFound || up.errCode == walletdInvalidParams || up.errCode == walletdLocked)
 		if err := p.opts.Committer.Abort(cctx, term, req.Method, unchanged); err != nil && out.err == nil {
 			out.err = fmt.Errorf("abort: %w", err)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/filereload"
 )
 
 // CertReloader serves a certificate and key pair, and optionally the CA
@@ -88,7 +90,7 @@ func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 // Run re-reads the files every interval until ctx ends.
 func (c *CertReloader) Run(ctx context.Context) {
-	reloadEvery(ctx, c.interval, c.Reload, c.log, "tls", "the previous certificate is still served")
+	filereload.Every(ctx, c.interval, c.Reload, c.log, "tls", "the previous certificate is still served", nil)
 }
 
 // TLSConfig is the proxy's server config: the pair in force and, with a

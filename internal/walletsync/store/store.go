@@ -63,6 +63,8 @@ type Snapshot struct {
 	ResourceVersion string
 	CommittedAt     time.Time
 	SealedBytes     int
+	// KeyID names the key this version is sealed with.
+	KeyID string
 
 	secret *corev1.Secret
 }
@@ -72,7 +74,7 @@ type Store struct {
 	client    kubernetes.Interface
 	namespace string
 	name      string
-	key       *keystore.SealKey
+	keys      keystore.Keys
 	timeout   time.Duration
 	now       func() time.Time
 }
@@ -85,19 +87,24 @@ type Options struct {
 	Now func() time.Time
 }
 
-// New returns a store for Secret namespace/name sealed with key.
-func New(client kubernetes.Interface, namespace, name string, key *keystore.SealKey, opts Options) *Store {
+// New returns a store for Secret namespace/name: it seals with the keys'
+// current key and opens with any of them (keys may change between calls:
+// a rotation).
+func New(client kubernetes.Interface, namespace, name string, keys keystore.Keys, opts Options) *Store {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{client: client, namespace: namespace, name: name, key: key, timeout: opts.Timeout, now: opts.Now}
+	return &Store{client: client, namespace: namespace, name: name, keys: keys, timeout: opts.Timeout, now: opts.Now}
 }
 
 // Name is the Secret's name.
 func (s *Store) Name() string { return s.name }
+
+// Keyring is the keys the store seals and opens with now.
+func (s *Store) Keyring() *keystore.Keyring { return s.keys.Keyring() }
 
 // Namespace is the Secret's namespace.
 func (s *Store) Namespace() string { return s.namespace }
@@ -147,11 +154,11 @@ func (s *Store) Decode(sec *corev1.Secret) (*Snapshot, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no %q data", keystore.ErrFormat, DataKey)
 	}
-	st, err := keystore.Open(s.key, keystore.Header{Name: s.name, Term: term, Generation: gen}, blob)
+	st, err := s.keys.Keyring().Open(keystore.Header{Name: s.name, Term: term, Generation: gen}, blob)
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{State: st, Term: term, Generation: gen, ResourceVersion: sec.ResourceVersion, SealedBytes: len(blob), secret: sec}
+	snap := &Snapshot{State: st, Term: term, Generation: gen, ResourceVersion: sec.ResourceVersion, SealedBytes: len(blob), KeyID: keystore.SealedKeyID(blob), secret: sec}
 	if at, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationCommittedAt]); err == nil {
 		snap.CommittedAt = at
 	}
@@ -172,7 +179,8 @@ func annotationInt(sec *corev1.Secret, name string) (int64, error) {
 
 // seal fills sec with state sealed under term/generation.
 func (s *Store) seal(sec *corev1.Secret, term, gen int64, state *keystore.State) error {
-	blob, err := keystore.Seal(s.key, keystore.Header{Name: s.name, Term: term, Generation: gen}, state)
+	key := s.keys.Keyring().Current()
+	blob, err := keystore.Seal(key, keystore.Header{Name: s.name, Term: term, Generation: gen}, state)
 	if err != nil {
 		return err
 	}
@@ -186,7 +194,7 @@ func (s *Store) seal(sec *corev1.Secret, term, gen int64, state *keystore.State)
 	sec.Annotations[AnnotationTerm] = strconv.FormatInt(term, 10)
 	sec.Annotations[AnnotationGeneration] = strconv.FormatInt(gen, 10)
 	sec.Annotations[AnnotationCommittedAt] = s.now().UTC().Format(time.RFC3339Nano)
-	sec.Annotations[AnnotationKeyID] = s.key.ID()
+	sec.Annotations[AnnotationKeyID] = key.ID()
 	sec.Annotations[AnnotationFormat] = strconv.Itoa(int(keystore.FormatVersion))
 	sec.Data = map[string][]byte{DataKey: blob}
 	sec.Type = corev1.SecretTypeOpaque
@@ -217,7 +225,8 @@ func (s *Store) Create(ctx context.Context, term int64, state *keystore.State) (
 }
 
 func (s *Store) snapshotOf(sec *corev1.Secret, state *keystore.State, term, gen int64) *Snapshot {
-	snap := &Snapshot{State: state, Term: term, Generation: gen, ResourceVersion: sec.ResourceVersion, SealedBytes: len(sec.Data[DataKey]), secret: sec}
+	blob := sec.Data[DataKey]
+	snap := &Snapshot{State: state, Term: term, Generation: gen, ResourceVersion: sec.ResourceVersion, SealedBytes: len(blob), KeyID: keystore.SealedKeyID(blob), secret: sec}
 	snap.CommittedAt, _ = time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationCommittedAt])
 	return snap
 }

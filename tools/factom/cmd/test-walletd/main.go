@@ -38,6 +38,7 @@ func main() {
 	tlsCert := flag.String("walletcert", "", "the PUBLIC TLS certificate of the wallet API")
 	factomdUser := flag.String("factomduser", "", "Username for API connections to factomd")
 	factomdPass := flag.String("factomdpassword", "", "Password for API connections to factomd")
+	encrypted := flag.Bool("encrypted", false, "open an encrypted wallet file (as walletd -encrypted); it stays locked until unlock-wallet")
 	mnemonicFile := flag.String("mnemonic-file", "", "create the wallet from the 12-word mnemonic in this file when it does not exist yet")
 	flag.Parse()
 	if path == "" {
@@ -51,14 +52,23 @@ func main() {
 
 	var w *wallet.Wallet
 	var err error
-	if _, statErr := os.Stat(path); os.IsNotExist(statErr) && *mnemonicFile != "" {
+	_, statErr := os.Stat(path)
+	switch {
+	case *encrypted && statErr != nil:
+		// factom-walletd asks for a new wallet's passphrase on its
+		// terminal; here walletd-init writes the encrypted file first.
+		fmt.Fprintln(os.Stderr, "test-walletd: -encrypted needs an existing encrypted wallet file:", statErr)
+		os.Exit(1)
+	case *encrypted:
+		w, err = wallet.NewEncryptedBoltDBWalletAwaitingPassphrase(path)
+	case os.IsNotExist(statErr) && *mnemonicFile != "":
 		raw, rerr := os.ReadFile(*mnemonicFile)
 		if rerr != nil {
 			fmt.Fprintln(os.Stderr, "test-walletd:", rerr)
 			os.Exit(1)
 		}
 		w, err = wallet.ImportWalletFromMnemonic(strings.TrimSpace(string(raw)), path)
-	} else {
+	default:
 		w, err = wallet.NewOrOpenBoltDBWallet(path)
 	}
 	if err != nil {
