@@ -129,7 +129,7 @@ bench: tools node-deps
 
 # The full fault-injection suite: FAULTS_SCHEDULES seeded schedules of
 # FAULTS_DURATION each (docs/FAULTS.md). Its last line is the summary.
-FAULTS_SCHEDULES ?= 50
+FAULTS_SCHEDULES ?= 100
 FAULTS_DURATION  ?= 12s
 FAULTS_BASE      ?= 1
 faults: tools

@@ -25,7 +25,9 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "node tests:", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// Up to 30 minutes waiting for another node on this machine, then
+	// Start's own budget.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	began := time.Now()
 	cluster, err = Start(ctx, dir)

@@ -104,6 +104,10 @@ func HostIP() (string, error) {
 	return "", errors.New("host ip: no global IPv4 address")
 }
 
+// startBudget bounds a node's start once it has the machine: images,
+// containerd, the control plane, the kubelet, CoreDNS.
+const startBudget = 10 * time.Minute
+
 // Start brings the node up with its state under dir (which must be new or
 // empty) and returns once the node is Ready, CoreDNS answers and the
 // images are imported. On error everything started is stopped again.
@@ -127,10 +131,15 @@ func Start(ctx context.Context, dir string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	began = time.Now() // Started does not count the queueing
 	cleanStale()
 	n := &Node{IP: ip, dir: dir, bridge: "fst" + strconv.Itoa(os.Getpid()%100000), hostLock: lock}
 	n.ipForward = originalIPForward()
-	if err := n.start(ctx); err != nil {
+	// ctx bounds the wait for another node; the start has a budget of
+	// its own, so time spent queueing does not cut it short.
+	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startBudget)
+	defer cancel()
+	if err := n.start(startCtx); err != nil {
 		n.Stop()
 		return nil, err
 	}
