@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -128,7 +129,9 @@ func (m *walletdMode) Setup(rt *runtime) error {
 		return err
 	}
 
-	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg,
+	// Where followers probe this replica when it leads (early takeover).
+	m.election.Takeover.ResolveAdvertise(rt.Addr, m.proxyListen, os.Getenv("POD_IP"))
+	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg, InSync: m.replicator.InSync,
 		Hooks: leader.Hooks{OnPromote: m.replicator.Promote, OnDemote: m.replicator.OnDemote, TermFloor: m.replicator.TermFloor}})
 	if err != nil {
 		return err
