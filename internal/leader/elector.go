@@ -78,7 +78,8 @@ type Elector struct {
 	take     *takeover // nil when early takeover is off
 
 	mu            sync.Mutex
-	cur           *termState // nil unless this replica holds a term
+	own           *coordinationv1.Lease // the Lease as this process last wrote or read it while leading
+	cur           *termState            // nil unless this replica holds a term
 	cancelRun     context.CancelFunc
 	lastRenewSent time.Time
 	cooldownUntil time.Time
@@ -95,6 +96,7 @@ type termState struct {
 	writable bool
 	ended    bool
 	demoted  chan struct{} // closed once OnDemote has run for this term
+	promoted chan struct{} // closed once the promotion has ended, either way
 }
 
 // acquisition is how this replica took the Lease.
@@ -318,6 +320,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 			return acquisition{}, fmt.Errorf("create lease: %w", err)
 		}
 		e.noteRenew(sent)
+		e.noteOwn(created)
 		e.obs.observe(created)
 		return acquisition{term: floor}, nil
 	}
@@ -336,6 +339,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 		return acquisition{}, fmt.Errorf("update lease: %w", err)
 	}
 	e.noteRenew(sent)
+	e.noteOwn(updated)
 	e.obs.observe(updated)
 	return acquisition{term: int64(term), from: from}, nil
 }
@@ -367,11 +371,13 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	started := make(chan struct{})
 	var startOnce sync.Once
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   e.cfg.LeaseDuration,
-		RenewDeadline:   e.cfg.RenewDeadline,
-		RetryPeriod:     e.cfg.RetryPeriod,
-		ReleaseOnCancel: true,
+		Lock:          lock,
+		LeaseDuration: e.cfg.LeaseDuration,
+		RenewDeadline: e.cfg.RenewDeadline,
+		RetryPeriod:   e.cfg.RetryPeriod,
+		// Released by this elector (releaseOwn), conditional on the
+		// version it last wrote: no extra read on the handover's path.
+		ReleaseOnCancel: false,
 		Name:            e.cfg.LeaseName,
 		WatchDog:        e.healthz,
 		Callbacks: leaderelection.LeaderCallbacks{
@@ -386,7 +392,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	}
 
 	tctx, cancelTerm := context.WithCancel(context.Background())
-	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{})}
+	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{}), promoted: make(chan struct{})}
 	// The next term may not start before this one's OnDemote has run.
 	defer func() { <-st.demoted }()
 	e.mu.Lock()
@@ -402,9 +408,12 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	// A finished elector must not fail liveness with its stale record.
 	defer e.healthz.SetLeaderElection(nil)
 	done := make(chan struct{})
+	var released bool
 	go func() {
 		defer close(done)
+		e.awaitPromotion(st, runCtx)
 		le.Run(runCtx)
+		released = e.releaseOwn(st.term)
 	}()
 
 	// client-go takes at once a Lease this replica holds; if it does not
@@ -427,7 +436,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 			e.endTerm(st, "could not start renewing the acquired lease", true)
 		case <-ctxDone:
 			ctxDone = nil
-			e.shutdown(st, cancelRun, done, lock)
+			e.shutdown(st, cancelRun, done, func() bool { return released })
 			return
 		}
 	}
@@ -436,7 +445,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 // shutdown steps down in the order that keeps writes safe: close the gate,
 // let writes in flight finish, and only then release the Lease. Label and
 // Event wait until the Lease is released, so the handover goes first.
-func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
+func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, wasReleased func() bool) {
 	ended := e.endTermQuiet(st, "shutting down")
 	// endTermQuiet waits (bounded) for the writes in flight, lets them
 	// commit, and only then demotes: the Lease is still ours meanwhile.
@@ -446,7 +455,7 @@ func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-c
 	if ended {
 		e.announceEnd(st, "shutting down")
 	}
-	if lock.wasReleased() {
+	if wasReleased() {
 		e.log.Info().Str("event", "lease_released").Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
 		e.events.emit(corev1.EventTypeNormal, "LeaseReleased", "released the walletd leader lease at the end of term %d", st.term)
 	}
@@ -467,6 +476,7 @@ func (e *Elector) onRenew(sent time.Time, rec rl.LeaderElectionRecord) {
 // promote runs the promotion hook, then opens writes, then labels the pod
 // and records the Event.
 func (e *Elector) promote(st *termState) {
+	defer close(st.promoted)
 	term := st.term
 	if e.hooks.OnPromote != nil {
 		if err := e.hooks.OnPromote(st.ctx, term); err != nil {

@@ -108,12 +108,28 @@ type ownLease struct {
 
 func (l *ownLease) Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error) {
 	lease.Annotations = l.e.annotations(lease.Annotations)
-	return l.LeaseInterface.Create(ctx, lease, opts)
+	created, err := l.LeaseInterface.Create(ctx, lease, opts)
+	if err == nil {
+		l.e.noteOwn(created)
+	}
+	return created, err
+}
+
+func (l *ownLease) Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error) {
+	got, err := l.LeaseInterface.Get(ctx, name, opts)
+	if err == nil && got.Annotations[AnnotationProcess] == l.e.process {
+		l.e.noteOwn(got)
+	}
+	return got, err
 }
 
 func (l *ownLease) Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error) {
 	if p := lease.Annotations[AnnotationProcess]; p != l.e.process {
 		return nil, fmt.Errorf("not writing the lease: it names process %q, this is %q", p, l.e.process)
 	}
-	return l.LeaseInterface.Update(ctx, lease, opts)
+	updated, err := l.LeaseInterface.Update(ctx, lease, opts)
+	if err == nil {
+		l.e.noteOwn(updated)
+	}
+	return updated, err
 }
