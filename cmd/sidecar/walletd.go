@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -190,6 +192,10 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	wg.Go(func() { _ = m.replicator.RunFollower(bg) })
 	wg.Go(func() { m.security.Run(bg) })
 	proxySrv := server.New(m.proxy, m.proxy.MaxRequestDuration()+5*time.Second)
+	// net/http reports connections that end before a request (a follower's
+	// TCP-connect probe of a TLS proxy ends in a handshake EOF) on its own
+	// logger: as JSON at debug level, not as plain lines on stderr.
+	proxySrv.ErrorLog = stdlog.New(debugLines{m.rt.Log}, "", 0)
 	proxyErr := make(chan error, 1)
 	go func() { proxyErr <- server.Serve(bg, proxySrv, m.proxyListener, 10*time.Second) }()
 
@@ -200,6 +206,14 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// debugLines writes each line net/http logs as one debug line.
+type debugLines struct{ log zerolog.Logger }
+
+func (d debugLines) Write(p []byte) (int, error) {
+	d.log.Debug().Str("event", "proxy_conn_error").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // walletdClient calls walletd with its RPC credentials, if any.
