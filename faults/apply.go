@@ -92,6 +92,9 @@ func (s *schedule) apply(st Step, now time.Duration, w *Writer, writers *sync.Wa
 	switch st.Kind {
 	case KillSidecar:
 		p.Sidecar.Kill()
+		// A dead process's ports refuse; the proxies in front of them
+		// must too (its restart advertises new ones).
+		_ = s.refuseAdvertised(i, false)
 		undo = func() error { return s.restartPod(i, st.WholePod) }
 	case PauseSidecar:
 		if err := p.Sidecar.Signal(syscall.SIGSTOP); err != nil {
@@ -130,6 +133,9 @@ func (s *schedule) apply(st Step, now time.Duration, w *Writer, writers *sync.Wa
 		}
 		wp.SetDelay(st.Delay)
 		undo = func() error { wp.SetDelay(0); return nil }
+	case FalseTakeover:
+		_ = s.refuseAdvertised(i, false)
+		undo = func() error { return s.refuseAdvertised(i, true) }
 	case CutAPIServer:
 		s.proxies[i].Cut()
 		undo = func() error { s.proxies[i].Restore(); return nil }

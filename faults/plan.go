@@ -21,10 +21,15 @@ const (
 	TermSidecar      FaultKind = "term-sidecar"      // SIGTERM the sidecar (a graceful handover, as kubectl delete pod); it restarts after Hold
 	SlowWalletd      FaultKind = "slow-walletd"      // delay every answer of the pod's walletd to its sidecar by Delay, for Hold
 	DeleteLease      FaultKind = "delete-lease"      // delete the leader Lease
+	// FalseTakeover refuses connections on the pod's advertised probe and
+	// proxy ports (the suite's TCP proxies) while its sidecar lives, for
+	// Hold: followers see the refusals of a dead process and take over
+	// early from a live leader, whose writes in flight the term fences.
+	FalseTakeover FaultKind = "false-takeover"
 )
 
 // FaultKinds lists every kind.
-var FaultKinds = []FaultKind{KillSidecar, PauseSidecar, KillWalletd, RestartAPIServer, CutAPIServer, Burst, TermSidecar, SlowWalletd, DeleteLease}
+var FaultKinds = []FaultKind{KillSidecar, PauseSidecar, KillWalletd, RestartAPIServer, CutAPIServer, Burst, TermSidecar, SlowWalletd, DeleteLease, FalseTakeover}
 
 // Target says which replica a pod fault hits, resolved when it is injected:
 // the writable leader at that moment, or one of the others.
@@ -114,7 +119,7 @@ type PlanOptions struct {
 }
 
 // weights of the fault kinds, in FaultKinds order.
-var weights = []int{3, 3, 2, 2, 3, 2, 3, 2, 1}
+var weights = []int{3, 3, 2, 2, 3, 2, 3, 2, 1, 2}
 
 // NewPlan draws a schedule from seed (a PCG source seeded with it): the same
 // seed always gives the same plan.
@@ -183,6 +188,13 @@ func NewPlan(seed uint64, o PlanOptions) Plan {
 			s.Hold = between(time.Second, 6*time.Second)
 		case DeleteLease:
 			s.Target = Leader
+		case FalseTakeover:
+			// On the leader it deposes a live leader; on a follower it
+			// matters only once that follower leads.
+			if rng.IntN(4) > 0 {
+				s.Target = Leader
+			}
+			s.Hold = between(500*time.Millisecond, 4*time.Second)
 		}
 		p.Steps = append(p.Steps, s)
 	}

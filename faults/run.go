@@ -87,8 +87,12 @@ type schedule struct {
 	// walletdProxies sit between each pod's sidecar and its walletd, to
 	// slow walletd's answers.
 	walletdProxies map[int]*testenv.TCPProxy
-	router         *Router
-	res            *Result
+	// advertised are the TCP proxies each pod's sidecar advertises as its
+	// probe and proxy addresses (made anew at each sidecar start), so
+	// their ports can refuse while the sidecar lives.
+	advertised map[int][]*testenv.TCPProxy
+	router     *Router
+	res        *Result
 
 	// Pod faults in progress, by pod index; apiDown while the API server is
 	// stopped.
@@ -126,7 +130,8 @@ func Run(ctx context.Context, env Env, opts Options) (res Result) {
 		res.Err = err
 		return res
 	}
-	s := &schedule{env: env, opts: opts, cs: cs, res: &res, busy: map[int]FaultKind{}, walletdProxies: map[int]*testenv.TCPProxy{}}
+	s := &schedule{env: env, opts: opts, cs: cs, res: &res, busy: map[int]FaultKind{}, walletdProxies: map[int]*testenv.TCPProxy{},
+		advertised: map[int][]*testenv.TCPProxy{}}
 	defer s.teardown()
 	began := time.Now()
 	if err := s.start(ctx); err != nil {
@@ -224,8 +229,9 @@ func (s *schedule) start(ctx context.Context) error {
 	c, err := testenv.StartCluster(sctx, s.env.Kube, testenv.ClusterOptions{
 		Dir: s.opts.Dir, Sidecar: s.env.Sidecar, Pods: 3,
 		LeaseDuration: s.opts.LeaseDuration, RenewDeadline: s.opts.RenewDeadline, RetryPeriod: s.opts.RetryPeriod,
-		APIServer: func(pod int) string { return s.proxies[pod].Addr() },
-		Walletd:   s.walletdAddr,
+		APIServer:   func(pod int) string { return s.proxies[pod].Addr() },
+		Walletd:     s.walletdAddr,
+		SidecarArgs: s.advertiseArgs,
 	})
 	if err != nil {
 		return err
@@ -264,6 +270,44 @@ func (s *schedule) walletdAddr(pod int, addr string) string {
 	return p.Addr()
 }
 
+// advertiseArgs puts TCP proxies in front of a starting sidecar's probe and
+// proxy ports and makes it advertise them.
+func (s *schedule) advertiseArgs(p *testenv.WalletPod) []string {
+	var args []string
+	var made []*testenv.TCPProxy
+	for _, f := range []struct{ flag, target string }{{"--advertise-address", p.Listen}, {"--advertise-proxy-address", p.ProxyAddr}} {
+		tp, err := testenv.StartTCPProxy(f.target)
+		if err != nil {
+			s.opts.Logf("advertise proxy for %s: %v; it advertises its own address", p.Name, err)
+			continue
+		}
+		made = append(made, tp)
+		args = append(args, f.flag, tp.Addr())
+	}
+	s.walletdMu.Lock()
+	for _, old := range s.advertised[p.Index] {
+		old.Close()
+	}
+	s.advertised[p.Index] = made
+	s.walletdMu.Unlock()
+	return args
+}
+
+// refuseAdvertised makes the pod's advertised ports refuse connections
+// (reopen: accept again).
+func (s *schedule) refuseAdvertised(pod int, reopen bool) error {
+	s.walletdMu.Lock()
+	defer s.walletdMu.Unlock()
+	for _, tp := range s.advertised[pod] {
+		if !reopen {
+			tp.Refuse()
+		} else if err := tp.Reopen(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *schedule) teardown() {
 	if s.cluster != nil {
 		s.cluster.Stop()
@@ -274,6 +318,13 @@ func (s *schedule) teardown() {
 	for _, p := range s.proxies {
 		p.Close()
 	}
+	s.walletdMu.Lock()
+	for _, ps := range s.advertised {
+		for _, p := range ps {
+			p.Close()
+		}
+	}
+	s.walletdMu.Unlock()
 	for _, p := range s.walletdProxies {
 		p.Close()
 	}

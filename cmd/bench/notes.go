@@ -40,19 +40,24 @@ audit log by user agent (every request the pod sends: election, label, keystore,
 separately from the sidecar's own ` + "`factom_sidecar_kube_requests_total`" + ` (the election's clients only).`
 
 var leaderReading = []string{
-	`**Crash failover is the lease duration, not more.** A killed leader cannot release the Lease, so the
-others must wait for it to expire. Followers learn of every renewal through a watch on the one Lease
-and judge expiry with their own clock from the moment they saw the last renewal (as client-go does),
-then try at exactly that moment instead of at their next retry: failover = lease duration minus the
-time since the leader's last renewal. client-go alone observes renewals only when it polls (every
-2–4.4 s with jitter), so it sees the last renewal late and notices the expiry late.`,
+	`**A crashed sidecar is replaced on evidence, not on the lease.** Followers probe the leader's advertised
+addresses every 200 ms (a fresh TCP connect to its proxy port, ` + "`GET /leader`" + ` on its probe port); a killed
+process's ports refuse at once, and after 3 refused rounds in a row the first follower in rank takes the
+Lease by a conditional update and promotes, which bumps the keystore term. A timeout is no evidence, so a
+paused (SIGSTOP) leader — and every failover with ` + "`--early-takeover=false`" + ` — waits for the lease as
+before: followers learn of every renewal through a watch on the one Lease and judge expiry with their own
+clock from the moment they saw the last renewal, then try at exactly that moment; failover = lease
+duration minus the time since the leader's last renewal. client-go alone observes renewals only when it
+polls (every 2–4.4 s with jitter), so it sees the last renewal late and notices the expiry late.`,
 	`**Graceful handover does not wait for expiry.** On SIGTERM the leader closes writes, waits for writes
-in flight, lets client-go release the Lease (holder cleared), and only then relabels the pod and writes
-its Event; the followers' watch sees the release at once, the first to write the Lease (a conditional
-update) wins and runs the keystore promotion: a handful of loopback API requests, stretched by busy
-cores. client-go's baseline waits for its next retry.`,
+in flight, releases the Lease itself (one update, conditional on the version it last wrote), and only
+then relabels the pod and writes its Event; the followers' watch sees the release at once, the first to
+write the Lease (a conditional update) wins and runs the keystore promotion from the Secret its watch
+delivered (one conditional update). client-go's first renewal waits until the promotion has ended. The
+path is four steps — release, watch event, acquisition, term bump — each a loopback API request
+stretched by busy cores. client-go's baseline waits for its next retry.`,
 	`**API load**: the leader renews once per retry period (0.5 req/s at 2 s); followers send nothing in
-steady state — they hold one watch on the Lease (and the keystore Secret); a long-running watch is
+steady state — they hold one watch on the Lease, one on the leader's Pod and one on the keystore Secret; a long-running watch is
 counted when it ends (every 4–6 min, re-established with a get). client-go's followers poll the Lease
 every retry period.`,
 	`**The writable gate is stricter than the Lease**: it closes on its own once no renewal has succeeded

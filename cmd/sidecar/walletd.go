@@ -5,13 +5,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -135,7 +138,9 @@ func (m *walletdMode) Setup(rt *runtime) error {
 		return err
 	}
 
-	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg,
+	// Where followers probe this replica when it leads (early takeover).
+	m.election.Takeover.ResolveAdvertise(rt.Addr, m.proxyListen, os.Getenv("POD_IP"))
+	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg, InSync: m.replicator.InSync,
 		Hooks: leader.Hooks{OnPromote: m.replicator.Promote, OnDemote: m.replicator.OnDemote, TermFloor: m.replicator.TermFloor}})
 	if err != nil {
 		return err
@@ -212,6 +217,10 @@ func (m *walletdMode) Run(ctx context.Context) error {
 		wg.Go(func() { m.unlocker.Run(bg) })
 	}
 	proxySrv := server.New(m.proxy, m.proxy.MaxRequestDuration()+5*time.Second)
+	// net/http reports connections that end before a request (a follower's
+	// TCP-connect probe of a TLS proxy ends in a handshake EOF) on its own
+	// logger: as JSON at debug level, not as plain lines on stderr.
+	proxySrv.ErrorLog = stdlog.New(debugLines{m.rt.Log}, "", 0)
 	proxyErr := make(chan error, 1)
 	go func() { proxyErr <- server.Serve(bg, proxySrv, m.proxyListener, 10*time.Second) }()
 
@@ -222,6 +231,14 @@ func (m *walletdMode) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// debugLines writes each line net/http logs as one debug line.
+type debugLines struct{ log zerolog.Logger }
+
+func (d debugLines) Write(p []byte) (int, error) {
+	d.log.Debug().Str("event", "proxy_conn_error").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // walletdClient calls walletd with its RPC credentials, if any.

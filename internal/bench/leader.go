@@ -81,7 +81,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 type LeaderResults struct {
 	Trials int
 	// Crash: SIGKILL of the leader → another replica answers /leader 200.
-	CrashDefault, CrashFast, BaselineCrash Latencies
+	// CrashDefault and CrashFast run the shipped defaults (early takeover
+	// on); CrashNoEarly the default timings with --early-takeover=false,
+	// in the same run: the lease decides.
+	CrashDefault, CrashFast, CrashNoEarly, BaselineCrash Latencies
+	// Pause: SIGSTOP of the leader (no evidence: timeouts only) → another
+	// replica answers 200, default timings, early takeover on.
+	Pause Latencies
 	// Graceful: SIGTERM of the leader → another replica answers 200.
 	Graceful, BaselineGraceful Latencies
 	// Steady-state API requests per second per pod over SteadyWindow, all
@@ -238,6 +244,34 @@ func (g *group) failover(sig syscall.Signal, trials int, settle time.Duration, p
 	return out, nil
 }
 
+// pause stops the leader (SIGSTOP) trials times and measures the time
+// until another member answers 200; the old member continues (SIGCONT)
+// after each trial and rejoins as a follower.
+func (g *group) pause(trials int, settle time.Duration, progress func(string)) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := range trials {
+		old, _, err := g.leader(nil, 2*time.Minute, 20*time.Millisecond)
+		if err != nil {
+			return nil, fmt.Errorf("no leader before pause trial %d: %w", i, err)
+		}
+		time.Sleep(settle) // a random phase of the renewal cycle, as in failover
+		t0 := time.Now()
+		if err := old.proc.Signal(syscall.SIGSTOP); err != nil {
+			return nil, err
+		}
+		_, t1, err := g.leader(old, 2*time.Minute, 2*time.Millisecond)
+		if cerr := old.proc.Signal(syscall.SIGCONT); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("no new leader in pause trial %d: %w", i, err)
+		}
+		out = append(out, t1.Sub(t0))
+		progress(fmt.Sprintf("  trial %d: %s", i+1, t1.Sub(t0).Round(time.Millisecond)))
+	}
+	return out, nil
+}
+
 // MeasureLeader runs the leader election benchmark on a real API server
 // with the full walletd pods (walletd-init, test-walletd, sidecar with
 // keystore replication): failover times (default and fast profiles,
@@ -295,14 +329,14 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 		return res, err
 	}
 
-	startPods := func(t Timing) (*testenv.Cluster, *group, error) {
+	startPods := func(t Timing, extra ...string) (*testenv.Cluster, *group, error) {
 		if err := deleteLeases(ctx, admin, ns); err != nil {
 			return nil, nil, err
 		}
 		c, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{
 			Dir: filepath.Join(dir, t.Name), Sidecar: sidecarBin,
 			LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod,
-			LogLevel: "info",
+			LogLevel: "info", ExtraArgs: extra,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -428,7 +462,24 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 		return res, err
 	}
 	res.Graceful = Summarize(s)
+	progress("pause past the lease (SIGSTOP of the leader's sidecar: no evidence), default timings")
+	if s, err = sc.pause(opts.Trials, settle, progress); err != nil {
+		return res, err
+	}
+	res.Pause = Summarize(s)
 	cluster.Stop()
+
+	progress("crash failover (SIGKILL), default timings, --early-takeover=false")
+	noEarlyCluster, noEarly, err := startPods(DefaultTiming, "--early-takeover=false")
+	if err != nil {
+		return res, err
+	}
+	defer noEarlyCluster.Stop()
+	if s, err = noEarly.failover(syscall.SIGKILL, opts.Trials, settle, progress); err != nil {
+		return res, err
+	}
+	res.CrashNoEarly = Summarize(s)
+	noEarlyCluster.Stop()
 
 	progress("crash failover (SIGKILL), fast timings")
 	fastCluster, fast, err := startPods(FastTiming)

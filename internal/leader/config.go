@@ -35,6 +35,7 @@ type Config struct {
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
+	Takeover      TakeoverConfig
 
 	// LookupEnv and NamespaceFile are where defaults come from; nil/empty
 	// take os.LookupEnv and the service-account file (tests replace them).
@@ -57,6 +58,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LeaseDuration, "lease-duration", DefaultLeaseDuration, "how long followers wait after the last observed renewal before taking over a crashed leader's Lease (whole seconds)")
 	fs.DurationVar(&c.RenewDeadline, "renew-deadline", DefaultRenewDeadline, "how long the leader keeps writing without a successful renewal; writes close when it passes (< --lease-duration)")
 	fs.DurationVar(&c.RetryPeriod, "retry-period", DefaultRetryPeriod, "interval of the leader's renewals and of retries (1.2 × it < --renew-deadline)")
+	c.Takeover.registerFlags(fs)
 }
 
 // Validate checks the configuration and fills the namespace from the
@@ -82,6 +84,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, config.Errorf("lease-name", "must not be empty"))
 	}
 	if err := c.validateTimings(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Takeover.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -54,6 +54,10 @@ type Options struct {
 	RESTConfig *rest.Config
 	// Now replaces time.Now.
 	Now func() time.Time
+	// InSync, if set, reports whether the guarded work is in sync: a
+	// replica that is not waits one retry period more before an early
+	// takeover.
+	InSync func() bool
 }
 
 // Elector runs the election for this replica.
@@ -70,9 +74,12 @@ type Elector struct {
 	m        *metrics
 	labels   *labeler
 	events   *eventSink
+	process  string    // this process's id in the Lease: a term belongs to one process
+	take     *takeover // nil when early takeover is off
 
 	mu            sync.Mutex
-	cur           *termState // nil unless this replica holds a term
+	own           *coordinationv1.Lease // the Lease as this process last wrote or read it while leading
+	cur           *termState            // nil unless this replica holds a term
 	cancelRun     context.CancelFunc
 	lastRenewSent time.Time
 	cooldownUntil time.Time
@@ -89,6 +96,7 @@ type termState struct {
 	writable bool
 	ended    bool
 	demoted  chan struct{} // closed once OnDemote has run for this term
+	promoted chan struct{} // closed once the promotion has ended, either way
 }
 
 // acquisition is how this replica took the Lease.
@@ -97,6 +105,7 @@ type acquisition struct {
 	from    string
 	trigger time.Time // when the Lease became free: release seen, expiry, start
 	reason  string
+	early   *evidence // set when taken before expiry on evidence
 }
 
 // New builds an Elector; it does not contact the API server.
@@ -113,7 +122,7 @@ func New(opts Options) (*Elector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	e := &Elector{cfg: cfg, log: opts.Log, hooks: opts.Hooks, now: now, m: newMetrics(opts.Registry)}
+	e := &Elector{cfg: cfg, log: opts.Log, hooks: opts.Hooks, now: now, m: newMetrics(opts.Registry), process: newProcessID()}
 	reqTimeout := min(cfg.RenewDeadline/2, 5*time.Second)
 
 	// A separate client for the election, as client-go recommends: work
@@ -139,6 +148,9 @@ func New(opts Options) (*Elector, error) {
 	e.healthz = leaderelection.NewLeaderHealthzAdaptor(cfg.LeaseDuration)
 	e.labels = &labeler{cs: work, ns: cfg.Namespace, pod: cfg.PodName, retry: cfg.RetryPeriod, timeout: reqTimeout, log: opts.Log, kick: make(chan struct{}, 1)}
 	e.events = newEventSink(work, cfg.Namespace, cfg.PodName, reqTimeout, opts.Log)
+	if cfg.Takeover.Enabled {
+		e.take = newTakeover(cfg.Takeover, cfg.PodName, e.process, cfg.RetryPeriod, watcher.CoreV1().Pods(cfg.Namespace), opts.InSync, now, opts.Log, opts.Registry, e.kickCampaign)
+	}
 	return e, nil
 }
 
@@ -169,9 +181,13 @@ func (e *Elector) Run(ctx context.Context) error {
 	go e.obs.run(bg)
 	go e.labels.run(bg)
 	go e.events.run(bg)
+	if e.take != nil {
+		go e.take.run(bg)
+	}
 	e.labels.set(RoleFollower)
 	e.log.Info().Str("event", "election_started").Str("lease", e.cfg.LeaseName).Str("identity", e.cfg.PodName).
 		Dur("leaseDuration", e.cfg.LeaseDuration).Dur("renewDeadline", e.cfg.RenewDeadline).Dur("retryPeriod", e.cfg.RetryPeriod).
+		Str("process", e.process).Bool("earlyTakeover", e.take != nil).Str("advertiseAddress", e.cfg.Takeover.AdvertiseAddress).
 		Msg("taking part in the walletd leader election")
 
 	start := e.now()
@@ -211,6 +227,7 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 		try := false
 		var trigger time.Time
 		var reason string
+		var early *evidence
 		switch {
 		case now.Before(backoff):
 			wait = backoff.Sub(now)
@@ -221,11 +238,15 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 			try, trigger, reason = true, start, "no lease yet"
 		case v.holder() == "":
 			try, trigger, reason = true, v.observedAt, "lease released"
-		case v.holder() == e.cfg.PodName:
-			try, trigger, reason = true, v.observedAt, "lease held by this pod's previous term"
+		case v.holder() == e.cfg.PodName && e.ownProcess(v):
+			try, trigger, reason = true, v.observedAt, "lease held by this process's previous term"
+		case v.holder() == e.cfg.PodName && e.take == nil:
+			try, trigger, reason = true, v.observedAt, "lease held by this pod's previous process"
 		default:
 			expiry := v.observedAt.Add(v.duration())
-			if now.Before(expiry) {
+			if ev, ok := e.earlyEvidence(v, now, expiry); ok {
+				try, trigger, reason, early = true, ev.first, "leader_takeover_early: "+ev.String(), &ev
+			} else if now.Before(expiry) {
 				wait = expiry.Sub(now)
 			} else {
 				try, trigger, reason = true, expiry, "lease expired"
@@ -234,9 +255,12 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 		if try {
 			acq, err := e.tryAcquire(ctx, v)
 			if err == nil {
-				acq.trigger, acq.reason = trigger, reason
+				acq.trigger, acq.reason, acq.early = trigger, reason, early
 				if trigger.Before(start) {
 					acq.trigger = start
+				}
+				if early != nil {
+					e.announceEarly(acq, v)
 				}
 				return acq, true
 			}
@@ -286,7 +310,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	if !v.exists {
 		zero := int32(floor)
 		lease := &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.Namespace},
+			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.Namespace, Annotations: e.annotations(nil)},
 			Spec: coordinationv1.LeaseSpec{
 				HolderIdentity: &me, LeaseDurationSeconds: &secs, AcquireTime: &ts, RenewTime: &ts, LeaseTransitions: &zero,
 			},
@@ -296,6 +320,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 			return acquisition{}, fmt.Errorf("create lease: %w", err)
 		}
 		e.noteRenew(sent)
+		e.noteOwn(created)
 		e.obs.observe(created)
 		return acquisition{term: floor}, nil
 	}
@@ -308,11 +333,13 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	lease.Spec.RenewTime = &ts
 	lease.Spec.LeaseTransitions = &term
 	lease.Spec.PreferredHolder = nil
+	lease.Annotations = e.annotations(lease.Annotations)
 	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		return acquisition{}, fmt.Errorf("update lease: %w", err)
 	}
 	e.noteRenew(sent)
+	e.noteOwn(updated)
 	e.obs.observe(updated)
 	return acquisition{term: int64(term), from: from}, nil
 }
@@ -332,7 +359,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	lock := &trackingLock{
 		Interface: &rl.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Namespace: e.cfg.Namespace, Name: e.cfg.LeaseName},
-			Client:     e.election.CoordinationV1(),
+			Client:     e.leaseClient(),
 			LockConfig: rl.ResourceLockConfig{Identity: e.cfg.PodName},
 		},
 		identity: e.cfg.PodName,
@@ -344,11 +371,13 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	started := make(chan struct{})
 	var startOnce sync.Once
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   e.cfg.LeaseDuration,
-		RenewDeadline:   e.cfg.RenewDeadline,
-		RetryPeriod:     e.cfg.RetryPeriod,
-		ReleaseOnCancel: true,
+		Lock:          lock,
+		LeaseDuration: e.cfg.LeaseDuration,
+		RenewDeadline: e.cfg.RenewDeadline,
+		RetryPeriod:   e.cfg.RetryPeriod,
+		// Released by this elector (releaseOwn), conditional on the
+		// version it last wrote: no extra read on the handover's path.
+		ReleaseOnCancel: false,
 		Name:            e.cfg.LeaseName,
 		WatchDog:        e.healthz,
 		Callbacks: leaderelection.LeaderCallbacks{
@@ -363,7 +392,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	}
 
 	tctx, cancelTerm := context.WithCancel(context.Background())
-	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{})}
+	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{}), promoted: make(chan struct{})}
 	// The next term may not start before this one's OnDemote has run.
 	defer func() { <-st.demoted }()
 	e.mu.Lock()
@@ -379,9 +408,12 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	// A finished elector must not fail liveness with its stale record.
 	defer e.healthz.SetLeaderElection(nil)
 	done := make(chan struct{})
+	var released bool
 	go func() {
 		defer close(done)
+		e.awaitPromotion(st, runCtx)
 		le.Run(runCtx)
+		released = e.releaseOwn(st.term)
 	}()
 
 	// client-go takes at once a Lease this replica holds; if it does not
@@ -404,7 +436,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 			e.endTerm(st, "could not start renewing the acquired lease", true)
 		case <-ctxDone:
 			ctxDone = nil
-			e.shutdown(st, cancelRun, done, lock)
+			e.shutdown(st, cancelRun, done, func() bool { return released })
 			return
 		}
 	}
@@ -413,7 +445,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 // shutdown steps down in the order that keeps writes safe: close the gate,
 // let writes in flight finish, and only then release the Lease. Label and
 // Event wait until the Lease is released, so the handover goes first.
-func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, lock *trackingLock) {
+func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-chan struct{}, wasReleased func() bool) {
 	ended := e.endTermQuiet(st, "shutting down")
 	// endTermQuiet waits (bounded) for the writes in flight, lets them
 	// commit, and only then demotes: the Lease is still ours meanwhile.
@@ -423,7 +455,7 @@ func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-c
 	if ended {
 		e.announceEnd(st, "shutting down")
 	}
-	if lock.wasReleased() {
+	if wasReleased() {
 		e.log.Info().Str("event", "lease_released").Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
 		e.events.emit(corev1.EventTypeNormal, "LeaseReleased", "released the walletd leader lease at the end of term %d", st.term)
 	}
@@ -444,6 +476,7 @@ func (e *Elector) onRenew(sent time.Time, rec rl.LeaderElectionRecord) {
 // promote runs the promotion hook, then opens writes, then labels the pod
 // and records the Event.
 func (e *Elector) promote(st *termState) {
+	defer close(st.promoted)
 	term := st.term
 	if e.hooks.OnPromote != nil {
 		if err := e.hooks.OnPromote(st.ctx, term); err != nil {
@@ -516,11 +549,16 @@ func (e *Elector) onLeaseChange(old, cur leaseView) {
 		e.m.term.Set(float64(cur.transitions()))
 		e.log.Info().Str("event", "leader_observed").Int64("term", cur.transitions()).Str("from", old.holder()).Str("to", cur.holder()).Msg("lease holder changed")
 	}
+	if e.take != nil {
+		e.take.leaseChanged(cur)
+	}
 	e.mu.Lock()
 	st := e.cur
 	e.mu.Unlock()
 	if st != nil && cur.exists && cur.holder() != e.cfg.PodName && cur.holder() != "" {
 		e.endTerm(st, fmt.Sprintf("lease taken by %s", cur.holder()), true)
+	} else if st != nil && cur.holder() == e.cfg.PodName && !e.ownProcess(cur) {
+		e.endTerm(st, "lease taken by another process of this pod", true)
 	}
 }
 
@@ -602,12 +640,14 @@ type Status struct {
 	Term           int64  `json:"term"`
 	Holder         string `json:"holder"`
 	InFlightWrites int    `json:"inFlightWrites"`
+	// Process is this process's id, as the Lease names the holder's.
+	Process string `json:"process"`
 }
 
 // Status returns the current state.
 func (e *Elector) Status() Status {
 	v := e.obs.snapshot()
-	s := Status{Identity: e.cfg.PodName, Lease: e.cfg.Namespace + "/" + e.cfg.LeaseName, Role: RoleFollower, Holder: v.holder(), Term: v.transitions()}
+	s := Status{Identity: e.cfg.PodName, Lease: e.cfg.Namespace + "/" + e.cfg.LeaseName, Role: RoleFollower, Holder: v.holder(), Term: v.transitions(), Process: e.process}
 	e.mu.Lock()
 	if e.cur != nil {
 		s.Role = RoleLeader

@@ -9,7 +9,7 @@ import (
 // LeaderCheck is the /leader verdict: OK only on the writable leader.
 func (e *Elector) LeaderCheck() probe.Result {
 	s := e.Status()
-	fields := map[string]any{"term": s.Term, "holder": s.Holder, "identity": s.Identity, "role": s.Role}
+	fields := map[string]any{"term": s.Term, "holder": s.Holder, "identity": s.Identity, "role": s.Role, "process": s.Process}
 	switch {
 	case s.Writable:
 		return probe.Result{OK: true, Reason: "writable leader", Fields: fields}

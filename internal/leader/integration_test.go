@@ -182,15 +182,18 @@ type cluster struct {
 	replicas []*replica
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t *testing.T) *cluster { return startCluster(t, testenv.ClusterOptions{}, nil) }
+
+// startCluster starts the pods with opts (directory, binary and timings
+// filled in); cleanup runs after the pods have stopped.
+func startCluster(t *testing.T, opts testenv.ClusterOptions, cleanup func()) *cluster {
 	t.Helper()
 	resetLease(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tc, err := testenv.StartCluster(ctx, env.kube, testenv.ClusterOptions{
-		Dir: t.TempDir(), Sidecar: env.sidecarBin,
-		LeaseDuration: testLease, RenewDeadline: testRenew, RetryPeriod: testRetry,
-	})
+	opts.Dir, opts.Sidecar = t.TempDir(), env.sidecarBin
+	opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = testLease, testRenew, testRetry
+	tc, err := testenv.StartCluster(ctx, env.kube, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +209,9 @@ func newCluster(t *testing.T) *cluster {
 			for _, p := range tc.Pods {
 				t.Logf("--- %s sidecar log (tail):\n%s", p.Name, tailLines(p.Sidecar.Logs(), 40))
 			}
+		}
+		if cleanup != nil {
+			cleanup()
 		}
 		resetLease(t)
 	})

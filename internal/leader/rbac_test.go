@@ -78,6 +78,13 @@ func TestRBAC(t *testing.T) {
 			_, err := user.CoreV1().Pods(ns).Get(ctx, "factom-wallet-1", metav1.GetOptions{})
 			return err
 		}},
+		{"watch the leader's pod by name (early-takeover evidence)", func() error {
+			w, err := user.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=factom-wallet-1"})
+			if err == nil {
+				w.Stop()
+			}
+			return err
+		}},
 		{"create an Event", func() error {
 			_, err := user.CoreV1().Events(ns).Create(ctx, &corev1.Event{
 				ObjectMeta:     metav1.ObjectMeta{Name: "factom-wallet-1.rbac"},
@@ -136,6 +143,13 @@ func TestRBAC(t *testing.T) {
 		}},
 		{"list pods", func() error {
 			_, err := user.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"watch every pod", func() error {
+			w, err := user.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+			if err == nil {
+				w.Stop()
+			}
 			return err
 		}},
 		{"delete a wallet pod", func() error {

@@ -40,6 +40,10 @@ type ClusterOptions struct {
 	Walletd func(pod int, addr string) string
 	// ExtraArgs are added to every sidecar's command line.
 	ExtraArgs []string
+	// SidecarArgs, if set, adds arguments for one start of a pod's
+	// sidecar, called once its ports are chosen (e.g. advertised
+	// addresses behind a TCPProxy).
+	SidecarArgs func(p *WalletPod) []string
 	// WalletdUser and WalletdPassword turn on walletd's RPC auth; the
 	// sidecars get them as --walletd-user and --walletd-password-file.
 	WalletdUser, WalletdPassword string
@@ -252,6 +256,9 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		args = append(args, "--walletd-passphrase-file", p.PassphraseFile())
 	}
 	args = append(args, c.Opts.ExtraArgs...)
+	if c.Opts.SidecarArgs != nil {
+		args = append(args, c.Opts.SidecarArgs(p)...)
+	}
 	proc, err := Start(p.Name+"-sidecar", c.Opts.Sidecar, args, nil, filepath.Join(p.Dir, "sidecar.log"))
 	if err != nil {
 		return err

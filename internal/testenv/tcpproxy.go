@@ -13,7 +13,10 @@ import (
 // either process.
 type TCPProxy struct {
 	target string
-	l      net.Listener
+	addr   string
+
+	lmu sync.Mutex
+	l   net.Listener // nil while refusing
 
 	mu    sync.Mutex
 	cut   bool
@@ -38,14 +41,43 @@ func StartTCPProxy(target string) (*TCPProxy, error) {
 	}
 	open := make(chan struct{})
 	close(open)
-	p := &TCPProxy{target: target, l: l, conns: map[net.Conn]struct{}{}, held: open}
+	p := &TCPProxy{target: target, addr: l.Addr().String(), l: l, conns: map[net.Conn]struct{}{}, held: open}
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(l)
 	return p, nil
 }
 
 // Addr is the proxy's host:port.
-func (p *TCPProxy) Addr() string { return p.l.Addr().String() }
+func (p *TCPProxy) Addr() string { return p.addr }
+
+// Refuse closes the listening socket: new connections are refused
+// (ECONNREFUSED), as at the port of a process that is gone, while the
+// target lives on. Open connections stay.
+func (p *TCPProxy) Refuse() {
+	p.lmu.Lock()
+	defer p.lmu.Unlock()
+	if p.l != nil {
+		p.l.Close()
+		p.l = nil
+	}
+}
+
+// Reopen listens on the same address again after Refuse.
+func (p *TCPProxy) Reopen() error {
+	p.lmu.Lock()
+	defer p.lmu.Unlock()
+	if p.l != nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return fmt.Errorf("tcp proxy: reopen %s: %w", p.addr, err)
+	}
+	p.l = l
+	p.wg.Add(1)
+	go p.accept(l)
+	return nil
+}
 
 // Cut closes every open connection and refuses new ones until Restore.
 func (p *TCPProxy) Cut() {
@@ -190,7 +222,7 @@ func (p *TCPProxy) copyAnswers(dst, src net.Conn) {
 func (p *TCPProxy) Close() {
 	p.Release()
 	p.ReleaseRequests()
-	p.l.Close()
+	p.Refuse()
 	p.Cut()
 	p.wg.Wait()
 }
@@ -211,10 +243,10 @@ func (p *TCPProxy) untrack(c net.Conn) {
 	p.mu.Unlock()
 }
 
-func (p *TCPProxy) accept() {
+func (p *TCPProxy) accept(l net.Listener) {
 	defer p.wg.Done()
 	for {
-		in, err := p.l.Accept()
+		in, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

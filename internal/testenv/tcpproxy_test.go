@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"errors"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -152,5 +154,23 @@ func TestTCPProxyHoldKeepsRequestsBackUntilRelease(t *testing.T) {
 	}
 	if err := roundTrip(p.Addr()); err != nil {
 		t.Fatalf("after release, a new connection: %v", err)
+	}
+}
+
+func TestTCPProxyRefusesAndReopens(t *testing.T) {
+	p, err := StartTCPProxy(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Refuse()
+	if err := roundTrip(p.Addr()); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("while refusing: %v, want connection refused", err)
+	}
+	if err := p.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(p.Addr()); err != nil {
+		t.Fatalf("after reopening: %v", err)
 	}
 }

@@ -265,11 +265,11 @@ func (r *Replicator) Promote(ctx context.Context, term int64) error {
 }
 
 func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
-	for {
+	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("promote: %w", err)
 		}
-		snap, err := r.cfg.Store.Load(ctx)
+		snap, err := r.promotionSnapshot(ctx, attempt == 0)
 		if errors.Is(err, store.ErrNotFound) {
 			snap, err = r.createFirst(ctx, term)
 			if errors.Is(err, store.ErrConflict) {

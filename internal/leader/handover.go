@@ -1,0 +1,70 @@
+package leader
+
+import (
+	"context"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The graceful handover's path is: the old leader's release (one update),
+// the followers' watch event, the winner's acquisition (one update) and
+// its promotion (one keystore update). Everything else that used to sit
+// on it is moved off: client-go's release read the Lease again first, and
+// client-go's first renewal (a read and an update) ran beside the
+// promotion's keystore requests on the same API server.
+
+// awaitPromotion holds client-go's renew loop back until the promotion has
+// ended or a retry period has passed, whichever comes first: the Lease was
+// written by the acquisition itself, so the first renewal is not due yet.
+func (e *Elector) awaitPromotion(st *termState, ctx context.Context) {
+	t := time.NewTimer(e.cfg.RetryPeriod)
+	defer t.Stop()
+	select {
+	case <-st.promoted:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// noteOwn records the Lease as written (or read) by this process.
+func (e *Elector) noteOwn(l *coordinationv1.Lease) {
+	if l == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.own == nil || l.ResourceVersion != e.own.ResourceVersion {
+		e.own = l.DeepCopy()
+	}
+	e.mu.Unlock()
+}
+
+// releaseOwn clears the holder of the Lease this process holds for term,
+// with the version it last wrote as precondition: a Lease written by anyone
+// since (a renewal seen by nobody here, a new holder) is left alone. The
+// release keeps the term (leaseTransitions) and lasts one second, as
+// client-go's does.
+func (e *Elector) releaseOwn(term int64) bool {
+	e.mu.Lock()
+	l := e.own.DeepCopy()
+	e.mu.Unlock()
+	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != e.cfg.PodName ||
+		l.Annotations[AnnotationProcess] != e.process || l.Spec.LeaseTransitions == nil || int64(*l.Spec.LeaseTransitions) != term {
+		return false
+	}
+	empty, one := "", int32(1)
+	now := metav1.NewMicroTime(e.now())
+	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &empty, &one
+	l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+	defer cancel()
+	updated, err := e.election.CoordinationV1().Leases(e.cfg.Namespace).Update(ctx, l, metav1.UpdateOptions{})
+	if err != nil {
+		e.log.Warn().Str("event", "lease_release_failed").Int64("term", term).Err(err).Msg("could not release the lease; it expires on its own")
+		return false
+	}
+	e.noteOwn(updated)
+	e.obs.observe(updated)
+	return true
+}

@@ -1,0 +1,75 @@
+package leader
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func fakeElector(t *testing.T, lease *coordinationv1.Lease) (*Elector, *fake.Clientset) {
+	t.Helper()
+	cs := fake.NewClientset(lease)
+	e := &Elector{cfg: Config{Namespace: "ns", PodName: "factom-wallet-0", LeaseName: "l", RenewDeadline: time.Second}, log: zerolog.Nop(), now: time.Now, process: "mine", election: cs}
+	e.obs = newObserver(cs.CoordinationV1().Leases("ns"), "l", time.Now, time.Second, time.Second, zerolog.Nop())
+	return e, cs
+}
+
+func leaseNaming(holder, process string, term int32) *coordinationv1.Lease {
+	return &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "l", Namespace: "ns", Annotations: map[string]string{AnnotationProcess: process}},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseTransitions: &term},
+	}
+}
+
+// TestLeaseClientWritesOnlyItsOwnProcesssLease: client-go's renew loop
+// goes through this client, so a process never renews (or releases) a
+// Lease that names another process of the same pod.
+func TestLeaseClientWritesOnlyItsOwnProcesssLease(t *testing.T) {
+	ctx := context.Background()
+	e, _ := fakeElector(t, leaseNaming("factom-wallet-0", "previous", 3))
+	leases := e.leaseClient().Leases("ns")
+	l, err := leases.Get(ctx, "l", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil || !strings.Contains(err.Error(), `names process "previous"`) {
+		t.Fatalf("renewing another process's Lease: %v", err)
+	}
+	if e.releaseOwn(3) {
+		t.Fatal("released a Lease this process never held")
+	}
+
+	e, cs := fakeElector(t, leaseNaming("factom-wallet-0", "mine", 4))
+	leases = e.leaseClient().Leases("ns")
+	l, _ = leases.Get(ctx, "l", metav1.GetOptions{})
+	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("renewing its own Lease: %v", err)
+	}
+	if e.releaseOwn(5) {
+		t.Fatal("released the Lease for a term it does not hold")
+	}
+	if !e.releaseOwn(4) {
+		t.Fatal("did not release its own Lease")
+	}
+	got, _ := cs.CoordinationV1().Leases("ns").Get(ctx, "l", metav1.GetOptions{})
+	if *got.Spec.HolderIdentity != "" || *got.Spec.LeaseTransitions != 4 || *got.Spec.LeaseDurationSeconds != 1 {
+		t.Fatalf("released Lease spec %+v: want no holder, term 4 kept, 1 s", got.Spec)
+	}
+}
+
+func TestAcquisitionAnnotations(t *testing.T) {
+	e := &Elector{process: "p", cfg: Config{Takeover: TakeoverConfig{AdvertiseAddress: "10.0.0.1:8099", ContainerName: "sidecar"}}}
+	a := e.annotations(map[string]string{AnnotationProcess: "old", AnnotationProxyAddress: "10.0.0.9:8189", "other": "kept"})
+	if a[AnnotationProcess] != "p" || a[AnnotationAddress] != "10.0.0.1:8099" || a[AnnotationContainer] != "sidecar" || a["other"] != "kept" {
+		t.Fatalf("annotations %v", a)
+	}
+	if _, ok := a[AnnotationProxyAddress]; ok {
+		t.Fatalf("the previous holder's proxy address was kept: %v", a)
+	}
+}
