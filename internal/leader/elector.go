@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/control"
 )
 
 // Hooks connect the work guarded by the lease (keystore replication) to
@@ -70,6 +72,7 @@ type Elector struct {
 	m        *metrics
 	labels   *labeler
 	events   *eventSink
+	ctl      *operatorControl
 
 	mu            sync.Mutex
 	cur           *termState // nil unless this replica holds a term
@@ -136,6 +139,8 @@ func New(opts Options) (*Elector, error) {
 	e.gate = NewGate(now, e.onGateExpired)
 	e.obs = newObserver(watcher.CoordinationV1().Leases(cfg.Namespace), cfg.LeaseName, now, cfg.RetryPeriod, reqTimeout, opts.Log)
 	e.obs.onChange = e.onLeaseChange
+	e.ctl = newOperatorControl(opts.Registry)
+	e.obs.onMeta = e.onLeaseMeta
 	e.healthz = leaderelection.NewLeaderHealthzAdaptor(cfg.LeaseDuration)
 	e.labels = &labeler{cs: work, ns: cfg.Namespace, pod: cfg.PodName, retry: cfg.RetryPeriod, timeout: reqTimeout, log: opts.Log, kick: make(chan struct{}, 1)}
 	e.events = newEventSink(work, cfg.Namespace, cfg.PodName, reqTimeout, opts.Log)
@@ -211,16 +216,19 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 		try := false
 		var trigger time.Time
 		var reason string
+		held, heldWait := e.held(v, now)
 		switch {
 		case now.Before(backoff):
 			wait = backoff.Sub(now)
 		case now.Before(cooldown):
 			wait = cooldown.Sub(now)
 		case !v.known:
+		case held:
+			wait = heldWait
 		case !v.exists:
 			try, trigger, reason = true, start, "no lease yet"
 		case v.holder() == "":
-			try, trigger, reason = true, v.observedAt, "lease released"
+			try, trigger, reason = true, v.observedAt, e.releaseReason(v)
 		case v.holder() == e.cfg.PodName:
 			try, trigger, reason = true, v.observedAt, "lease held by this pod's previous term"
 		default:
@@ -308,6 +316,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	lease.Spec.RenewTime = &ts
 	lease.Spec.LeaseTransitions = &term
 	lease.Spec.PreferredHolder = nil
+	clearSwitchover(lease)
 	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		return acquisition{}, fmt.Errorf("update lease: %w", err)
@@ -406,6 +415,11 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 			ctxDone = nil
 			e.shutdown(st, cancelRun, done, lock)
 			return
+		case to := <-e.ctl.handover:
+			if control.SwitchoverTarget(e.obs.snapshot().annotations(), e.now()) == to {
+				e.handOver(st, to, cancelRun, done, lock)
+				return
+			}
 		}
 	}
 }
@@ -446,7 +460,7 @@ func (e *Elector) onRenew(sent time.Time, rec rl.LeaderElectionRecord) {
 func (e *Elector) promote(st *termState) {
 	term := st.term
 	if e.hooks.OnPromote != nil {
-		if err := e.hooks.OnPromote(st.ctx, term); err != nil {
+		if err := e.hooks.OnPromote(e.promoteContext(st), term); err != nil {
 			if st.ctx.Err() != nil {
 				return // the term ended meanwhile; endTerm reported it
 			}
