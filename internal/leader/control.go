@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,9 @@ func (v leaseView) annotations() map[string]string {
 type operatorControl struct {
 	paused   prometheus.Gauge
 	handover chan string // to the term loop: hand the Lease to this pod
+
+	mu         sync.Mutex
+	lastHolder string // the last holder seen, kept across a release
 }
 
 func newOperatorControl(reg prometheus.Registerer) *operatorControl {
@@ -44,6 +48,11 @@ func newOperatorControl(reg prometheus.Registerer) *operatorControl {
 // pause flag and asks the term loop for a handover when the operator names
 // another pod while this replica holds a writable term.
 func (e *Elector) onLeaseMeta(v leaseView) {
+	if h := v.holder(); h != "" {
+		e.ctl.mu.Lock()
+		e.ctl.lastHolder = h
+		e.ctl.mu.Unlock()
+	}
 	ann := v.annotations()
 	if control.Paused(ann) {
 		e.ctl.paused.Set(1)
@@ -86,6 +95,26 @@ func (e *Elector) held(v leaseView, now time.Time) (bool, time.Duration) {
 		return true, until.Sub(now)
 	}
 	return false, 0
+}
+
+// afterHold dates a takeover that a pause or a switchover held back from
+// the moment the hold ended, so its time to writable is not the pause.
+func afterHold(trigger time.Time, reason string, holdEnded time.Time) (time.Time, string) {
+	if trigger.Before(holdEnded) {
+		return holdEnded, reason + " (after an operator hold)"
+	}
+	return trigger, reason
+}
+
+// previousHolder is the holder a takeover replaces: for a released Lease,
+// the one that released it (when this process saw it hold the Lease).
+func (e *Elector) previousHolder(v leaseView) string {
+	if h := v.holder(); h != "" {
+		return h
+	}
+	e.ctl.mu.Lock()
+	defer e.ctl.mu.Unlock()
+	return e.ctl.lastHolder
 }
 
 // releaseReason names why the Lease is free for this replica.

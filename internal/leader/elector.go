@@ -203,6 +203,8 @@ func (e *Elector) Run(ctx context.Context) error {
 func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, bool) {
 	var backoff time.Time
 	var lastErr string
+	var wasHeld bool
+	var holdEnded time.Time
 	for {
 		if ctx.Err() != nil {
 			return acquisition{}, false
@@ -217,6 +219,10 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 		var trigger time.Time
 		var reason string
 		held, heldWait := e.held(v, now)
+		if wasHeld && !held {
+			holdEnded = now
+		}
+		wasHeld = held
 		switch {
 		case now.Before(backoff):
 			wait = backoff.Sub(now)
@@ -240,6 +246,7 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 			}
 		}
 		if try {
+			trigger, reason = afterHold(trigger, reason, holdEnded)
 			acq, err := e.tryAcquire(ctx, v)
 			if err == nil {
 				acq.trigger, acq.reason = trigger, reason
@@ -307,7 +314,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 		e.obs.observe(created)
 		return acquisition{term: floor}, nil
 	}
-	from := v.holder()
+	from := e.previousHolder(v)
 	lease := v.lease.DeepCopy()
 	term := int32(max(v.transitions()+1, floor))
 	lease.Spec.HolderIdentity = &me

@@ -166,7 +166,9 @@ type candidate struct {
 
 // chooseTarget refuses a switchover whose target is not an in-sync
 // follower with a healthy walletd, or when there is no writable leader to
-// hand over from.
+// hand over from. In sync is the follower's own verdict: it applied the
+// last keystore version it saw (under a write load it may be a generation
+// behind the Secret; its promotion catches up before writes open).
 func chooseTarget(r *Report, want string) (string, candidate, error) {
 	if r.Lease.Paused {
 		return "", candidate{}, fmt.Errorf("%w: failover is paused (kubectl factom resume first)", ErrRefused)
@@ -193,8 +195,6 @@ func chooseTarget(r *Report, want string) (string, candidate, error) {
 			reason = w.Error
 		case !w.InSync:
 			reason = "it is not in sync: " + w.SyncMessage
-		case w.AppliedGeneration < r.Keystore.Generation:
-			reason = fmt.Sprintf("it applied keystore generation %d of %d", w.AppliedGeneration, r.Keystore.Generation)
 		case !w.WalletdOK:
 			reason = "its walletd is unhealthy: " + w.Walletd
 		}

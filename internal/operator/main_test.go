@@ -67,6 +67,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// TestPlugin runs the steps in order on the shared cluster: the history,
+// last, checks the transitions the steps before caused.
+func TestPlugin(t *testing.T) {
+	need(t)
+	for _, step := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"status on a healthy system", statusOnAHealthySystem},
+		{"status shows a follower whose walletd stopped", statusShowsAFollowerWhoseWalletdStopped},
+		{"status shows a stopped bridge node", statusShowsAStoppedBridgeNode},
+		{"pause holds failover and resume hands it over", pauseHoldsFailoverAndResumeHandsItOver},
+		{"switchover to a named pod during writes", switchoverToANamedPodDuringWrites},
+		{"switchover to an out-of-sync replica is refused", switchoverToAnOutOfSyncReplicaIsRefused},
+		{"history outlives sidecar restarts", historyOutlivesSidecarRestarts},
+	} {
+		if !t.Run(step.name, step.run) {
+			return // later steps assume the state the earlier ones leave
+		}
+	}
+}
+
 func need(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -241,3 +263,5 @@ func run(t *testing.T, args ...string) result {
 	}
 	return r
 }
+
+var metaGet = metav1.GetOptions{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,8 +58,7 @@ func walletRow(rep *operator.Report, pod string) operator.WalletRow {
 	return operator.WalletRow{}
 }
 
-func TestStatusOnAHealthySystem(t *testing.T) {
-	need(t)
+func statusOnAHealthySystem(t *testing.T) {
 	rep, _ := waitStatus(t, 3*time.Minute, "healthy", healthy)
 	leader, err := env.cluster.Leader(10 * time.Second)
 	if err != nil {
@@ -108,27 +108,10 @@ func TestStatusOnAHealthySystem(t *testing.T) {
 	}
 }
 
-func TestStatusShowsAFollowerWhoseWalletdStopped(t *testing.T) {
-	need(t)
+func statusShowsAFollowerWhoseWalletdStopped(t *testing.T) {
 	waitStatus(t, 3*time.Minute, "healthy before", healthy)
-	leader, err := env.cluster.Leader(10 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var follower *testenv.WalletPod
-	for _, p := range env.cluster.Pods {
-		if p != leader {
-			follower = p
-			break
-		}
-	}
-	follower.Walletd.Stop(5 * time.Second)
-	restarted := false
-	defer func() {
-		if !restarted {
-			_ = follower.Walletd.Restart()
-		}
-	}()
+	_, follower, restart := stopFollowerWalletd(t)
+	defer restart()
 	rep, res := waitStatus(t, time.Minute, "walletd stopped shows", func(rep *operator.Report, res result) error {
 		if w := walletRow(rep, follower.Name); w.WalletdOK {
 			return fmt.Errorf("%s walletd still ok: %+v", follower.Name, w)
@@ -147,15 +130,36 @@ func TestStatusShowsAFollowerWhoseWalletdStopped(t *testing.T) {
 	}
 	t.Logf("status with %s's walletd stopped:\n%s%s", follower.Name, table.stdout, table.stderr)
 
-	if err := follower.Walletd.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
+	restart()
 	waitStatus(t, 2*time.Minute, "healthy after walletd restarted", healthy)
 }
 
-func TestStatusShowsAStoppedBridgeNode(t *testing.T) {
-	need(t)
+// stopFollowerWalletd stops a follower's walletd; restart starts it again
+// (once; later calls do nothing).
+func stopFollowerWalletd(t *testing.T) (leader, follower *testenv.WalletPod, restart func()) {
+	t.Helper()
+	leader, err := env.cluster.Leader(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range env.cluster.Pods {
+		if p != leader {
+			follower = p
+			break
+		}
+	}
+	follower.Walletd.Stop(5 * time.Second)
+	var once sync.Once
+	return leader, follower, func() {
+		once.Do(func() {
+			if err := follower.Walletd.Restart(); err != nil {
+				t.Errorf("restart %s walletd: %v", follower.Name, err)
+			}
+		})
+	}
+}
+
+func statusShowsAStoppedBridgeNode(t *testing.T) {
 	waitStatus(t, 3*time.Minute, "healthy before", healthy)
 	if err := env.node2.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
