@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -44,6 +45,7 @@ var env struct {
 	kubeconfig string
 	admin      kubernetes.Interface
 	ports      map[string]int // pod → sidecar port
+	operator   *rest.Config   // the factom-operator ServiceAccount's token
 }
 
 var setupErr error
@@ -75,6 +77,7 @@ func TestPlugin(t *testing.T) {
 		name string
 		run  func(*testing.T)
 	}{
+		{"the operator role reaches only the sidecar port", operatorRoleReachesOnlyTheSidecarPort},
 		{"status on a healthy system", statusOnAHealthySystem},
 		{"status shows a follower whose walletd stopped", statusShowsAFollowerWhoseWalletdStopped},
 		{"status shows a stopped bridge node", statusShowsAStoppedBridgeNode},
@@ -209,6 +212,7 @@ func operatorKubeconfig(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	env.operator = cfg
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
