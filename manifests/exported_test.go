@@ -17,10 +17,6 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 )
 
-// Metrics the rules may name before the sidecar exports them: the pause
-// feature (docs/RUNBOOK.md#factomwalletfailoverpausedlong) is not built yet.
-var notYetExported = map[string]bool{"factom_sidecar_failover_paused": true}
-
 // exportedNames reads the metric names (samples, so histogram _bucket,
 // _sum and _count included) from a sidecar's /metrics.
 func exportedNames(addr string, into map[string]bool) error {
@@ -154,7 +150,7 @@ func TestDashboardAndAlertsQueryMetricsRealSidecarsExport(t *testing.T) {
 	}
 	for _, r := range alertRules(t) {
 		for _, n := range metricNames(r.Expr) {
-			if !exported[n] && !notYetExported[n] {
+			if !exported[n] {
 				t.Errorf("alert %s queries %s, which no sidecar exports", r.Alert, n)
 			}
 		}

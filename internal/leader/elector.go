@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/control"
 )
 
 // Hooks connect the work guarded by the lease (keystore replication) to
@@ -76,6 +78,7 @@ type Elector struct {
 	events   *eventSink
 	process  string    // this process's id in the Lease: a term belongs to one process
 	take     *takeover // nil when early takeover is off
+	ctl      *operatorControl
 
 	mu            sync.Mutex
 	own           *coordinationv1.Lease // the Lease as this process last wrote or read it while leading
@@ -145,6 +148,8 @@ func New(opts Options) (*Elector, error) {
 	e.gate = NewGate(now, e.onGateExpired)
 	e.obs = newObserver(watcher.CoordinationV1().Leases(cfg.Namespace), cfg.LeaseName, now, cfg.RetryPeriod, reqTimeout, opts.Log)
 	e.obs.onChange = e.onLeaseChange
+	e.ctl = newOperatorControl(opts.Registry)
+	e.obs.onMeta = e.onLeaseMeta
 	e.healthz = leaderelection.NewLeaderHealthzAdaptor(cfg.LeaseDuration)
 	e.labels = &labeler{cs: work, ns: cfg.Namespace, pod: cfg.PodName, retry: cfg.RetryPeriod, timeout: reqTimeout, log: opts.Log, kick: make(chan struct{}, 1)}
 	e.events = newEventSink(work, cfg.Namespace, cfg.PodName, reqTimeout, opts.Log)
@@ -214,6 +219,8 @@ func (e *Elector) Run(ctx context.Context) error {
 func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, bool) {
 	var backoff time.Time
 	var lastErr string
+	var wasHeld bool
+	var holdEnded time.Time
 	for {
 		if ctx.Err() != nil {
 			return acquisition{}, false
@@ -228,16 +235,23 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 		var trigger time.Time
 		var reason string
 		var early *evidence
+		held, heldWait := e.held(v, now)
+		if wasHeld && !held {
+			holdEnded = now
+		}
+		wasHeld = held
 		switch {
 		case now.Before(backoff):
 			wait = backoff.Sub(now)
 		case now.Before(cooldown):
 			wait = cooldown.Sub(now)
 		case !v.known:
+		case held:
+			wait = heldWait
 		case !v.exists:
 			try, trigger, reason = true, start, "no lease yet"
 		case v.holder() == "":
-			try, trigger, reason = true, v.observedAt, "lease released"
+			try, trigger, reason = true, v.observedAt, e.releaseReason(v)
 		case v.holder() == e.cfg.PodName && e.ownProcess(v):
 			try, trigger, reason = true, v.observedAt, "lease held by this process's previous term"
 		case v.holder() == e.cfg.PodName && e.take == nil:
@@ -253,6 +267,7 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 			}
 		}
 		if try {
+			trigger, reason = afterHold(trigger, reason, holdEnded)
 			acq, err := e.tryAcquire(ctx, v)
 			if err == nil {
 				acq.trigger, acq.reason, acq.early = trigger, reason, early
@@ -324,7 +339,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 		e.obs.observe(created)
 		return acquisition{term: floor}, nil
 	}
-	from := v.holder()
+	from := e.previousHolder(v)
 	lease := v.lease.DeepCopy()
 	term := int32(max(v.transitions()+1, floor))
 	lease.Spec.HolderIdentity = &me
@@ -334,6 +349,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	lease.Spec.LeaseTransitions = &term
 	lease.Spec.PreferredHolder = nil
 	lease.Annotations = e.annotations(lease.Annotations)
+	clearSwitchover(lease)
 	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		return acquisition{}, fmt.Errorf("update lease: %w", err)
@@ -438,6 +454,11 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 			ctxDone = nil
 			e.shutdown(st, cancelRun, done, func() bool { return released })
 			return
+		case to := <-e.ctl.handover:
+			if control.SwitchoverTarget(e.obs.snapshot().annotations(), e.now()) == to {
+				e.handOver(st, to, cancelRun, done, func() bool { return released })
+				return
+			}
 		}
 	}
 }
@@ -479,7 +500,7 @@ func (e *Elector) promote(st *termState) {
 	defer close(st.promoted)
 	term := st.term
 	if e.hooks.OnPromote != nil {
-		if err := e.hooks.OnPromote(st.ctx, term); err != nil {
+		if err := e.hooks.OnPromote(e.promoteContext(st), term); err != nil {
 			if st.ctx.Err() != nil {
 				return // the term ended meanwhile; endTerm reported it
 			}

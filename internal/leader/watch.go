@@ -60,6 +60,9 @@ type observer struct {
 	log     zerolog.Logger
 	// onChange is called (outside the lock) when the spec changes.
 	onChange func(old, cur leaseView)
+	// onMeta is called (outside the lock) for every new version of the
+	// Lease, annotations included.
+	onMeta func(cur leaseView)
 
 	mu   sync.Mutex
 	view leaseView
@@ -101,6 +104,9 @@ func (o *observer) observe(lease *coordinationv1.Lease) {
 	}
 	if changed && o.onChange != nil {
 		o.onChange(old, cur)
+	}
+	if o.onMeta != nil {
+		o.onMeta(cur)
 	}
 }
 

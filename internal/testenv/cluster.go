@@ -50,6 +50,10 @@ type ClusterOptions struct {
 	// WalletdPassphrase runs every walletd -encrypted: walletd-init and
 	// the sidecars get it as --walletd-passphrase-file (PassphraseFile).
 	WalletdPassphrase string
+	// ListenHost, if set, is where the sidecars listen (a port fixed per
+	// pod), and the Pod objects say so, so the API server's pod proxy
+	// reaches them (ProxyableHostIP).
+	ListenHost string
 	// LogLevel is the sidecars' --log-level (default "debug", so tests see
 	// and check every line; benchmarks run the shipped default, "info").
 	LogLevel string
@@ -67,6 +71,7 @@ type WalletPod struct {
 	Listen    string
 	ProxyAddr string
 	cluster   *Cluster
+	listen    string // fixed Listen (ClusterOptions.ListenHost)
 }
 
 // Cluster is the walletd StatefulSet, played by local processes.
@@ -114,10 +119,14 @@ func StartCluster(ctx context.Context, k *Kube, opts ClusterOptions) (*Cluster, 
 		return nil, err
 	}
 	for i := 0; i < opts.Pods; i++ {
-		if _, err := k.CreatePod(ctx, c.Namespace, PodName(i), map[string]string{"app.kubernetes.io/name": "factom-wallet"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		pod := &WalletPod{Name: PodName(i), Index: i, Dir: filepath.Join(opts.Dir, PodName(i)), cluster: c}
+		if opts.ListenHost != "" {
+			if pod.listen, err = c.proxiedListen(ctx, i); err != nil {
+				return nil, err
+			}
+		} else if _, err := k.CreatePod(ctx, c.Namespace, PodName(i), map[string]string{"app.kubernetes.io/name": "factom-wallet"}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
-		pod := &WalletPod{Name: PodName(i), Index: i, Dir: filepath.Join(opts.Dir, PodName(i)), cluster: c}
 		c.Pods = append(c.Pods, pod)
 		// One at a time: the first replica's walletd-init creates the
 		// keystore with a new seed, the others create their wallets from it.
@@ -231,6 +240,9 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		walletdAddr = c.Opts.Walletd(p.Index, walletdAddr)
 	}
 	p.Listen = "127.0.0.1:" + strconv.Itoa(listenPort)
+	if p.listen != "" {
+		p.Listen = p.listen
+	}
 	p.ProxyAddr = "127.0.0.1:" + strconv.Itoa(proxyPort)
 	args := []string{"walletd",
 		"--listen", p.Listen, "--proxy-listen", p.ProxyAddr,

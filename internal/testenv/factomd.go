@@ -137,16 +137,19 @@ func factomdLogTail(s string, n int) string {
 
 // BuildSidecarBinary builds ./cmd/sidecar into dir and returns its path, so
 // tests and benchmarks run the current code rather than a stale bin/sidecar.
-func BuildSidecarBinary(dir string) (string, error) {
+func BuildSidecarBinary(dir string) (string, error) { return BuildCommand(dir, "sidecar") }
+
+// BuildCommand builds ./cmd/NAME into dir and returns its path.
+func BuildCommand(dir, name string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, "sidecar")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/sidecar")
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
 	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build sidecar: %w\n%s", err, msg)
+		return "", fmt.Errorf("build %s: %w\n%s", name, err, msg)
 	}
 	return out, nil
 }

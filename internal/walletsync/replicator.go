@@ -317,7 +317,7 @@ func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
 				return fmt.Errorf("promote: %w", err)
 			}
 		}
-		bumped, err := r.cfg.Store.BumpTerm(ctx, snap, term, next)
+		bumped, err := r.bumpTerm(ctx, snap, term, next)
 		if errors.Is(err, store.ErrConflict) {
 			// A late write of the old leader landed after the load:
 			// catch up with it too, then bump again.

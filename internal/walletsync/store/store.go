@@ -257,10 +257,19 @@ func (s *Store) BumpTerm(ctx context.Context, prev *Snapshot, term int64, state 
 }
 
 func (s *Store) write(ctx context.Context, prev *Snapshot, term int64, next *keystore.State) (*Snapshot, error) {
+	return s.writeWith(ctx, prev, term, next, nil)
+}
+
+// writeWith is write that also sets the annotations ann, in the same
+// conditional update.
+func (s *Store) writeWith(ctx context.Context, prev *Snapshot, term int64, next *keystore.State, ann map[string]string) (*Snapshot, error) {
 	sec := prev.secret.DeepCopy()
 	gen := prev.Generation + 1
 	if err := s.seal(sec, term, gen, next); err != nil {
 		return nil, err
+	}
+	for k, v := range ann {
+		sec.Annotations[k] = v
 	}
 	sec.ResourceVersion = prev.ResourceVersion
 	uctx, cancel := context.WithTimeout(ctx, s.timeout)
