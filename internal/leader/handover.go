@@ -5,6 +5,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -49,17 +50,20 @@ func (e *Elector) releaseOwn(term int64) bool {
 	e.mu.Lock()
 	l := e.own.DeepCopy()
 	e.mu.Unlock()
-	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != e.cfg.PodName ||
-		l.Annotations[AnnotationProcess] != e.process || l.Spec.LeaseTransitions == nil || int64(*l.Spec.LeaseTransitions) != term {
+	if !e.holdsTerm(l, term) {
 		return false
 	}
-	empty, one := "", int32(1)
-	now := metav1.NewMicroTime(e.now())
-	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &empty, &one
-	l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
 	defer cancel()
-	updated, err := e.election.CoordinationV1().Leases(e.cfg.Namespace).Update(ctx, l, metav1.UpdateOptions{})
+	updated, err := e.release(ctx, l)
+	if apierrors.IsConflict(err) {
+		// Written since by someone else, but perhaps only its annotations
+		// (a switchover request names the next holder there): read it
+		// once, and release it if this process still holds the term.
+		if cur, gerr := e.election.CoordinationV1().Leases(e.cfg.Namespace).Get(ctx, e.cfg.LeaseName, metav1.GetOptions{}); gerr == nil && e.holdsTerm(cur, term) {
+			updated, err = e.release(ctx, cur)
+		}
+	}
 	if err != nil {
 		e.log.Warn().Str("event", "lease_release_failed").Int64("term", term).Err(err).Msg("could not release the lease; it expires on its own")
 		return false
@@ -67,4 +71,20 @@ func (e *Elector) releaseOwn(term int64) bool {
 	e.noteOwn(updated)
 	e.obs.observe(updated)
 	return true
+}
+
+// holdsTerm reports whether l is held by this process for term.
+func (e *Elector) holdsTerm(l *coordinationv1.Lease, term int64) bool {
+	return l != nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == e.cfg.PodName &&
+		l.Annotations[AnnotationProcess] == e.process && l.Spec.LeaseTransitions != nil && int64(*l.Spec.LeaseTransitions) == term
+}
+
+// release writes l with no holder, conditional on l's version.
+func (e *Elector) release(ctx context.Context, l *coordinationv1.Lease) (*coordinationv1.Lease, error) {
+	l = l.DeepCopy()
+	empty, one := "", int32(1)
+	now := metav1.NewMicroTime(e.now())
+	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &empty, &one
+	l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
+	return e.election.CoordinationV1().Leases(e.cfg.Namespace).Update(ctx, l, metav1.UpdateOptions{})
 }
