@@ -75,6 +75,20 @@ func TestHelmChart(t *testing.T) {
 	d := &deployment{node: n, ns: "factom-helm"}
 	t.Cleanup(func() { d.remove(t) })
 	d.checks(t, began)
+	// The chart's own check, on pods the steps above failed over and
+	// restarted: one leader, a write and a read through the Services, a
+	// ready bridge.
+	t.Run("helm test passes", func(t *testing.T) {
+		out, err := n.Helm(ctx, "test", "factom", "--namespace", "factom-helm", "--logs", "--timeout", "6m")
+		if err != nil {
+			t.Fatalf("helm test: %v\n%s", err, out)
+		}
+		for _, want := range []string{"ok: exactly one wallet leader", "ok: the write read back through factom-wallet-read"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("helm test output lacks %q:\n%s", want, out)
+			}
+		}
+	})
 }
 
 // checks runs the real-node checks in order; each builds on the state the
