@@ -65,3 +65,23 @@ func TestChartInjectorIsConsistentAndAccepted(t *testing.T) {
 	}
 	dryRunApply(t, "manifests-injector", objs)
 }
+
+// manifests/injector is the chart's injector with cert-manager TLS, object
+// for object; the API server accepts what needs no cert-manager CRDs.
+func TestInjectorManifestsAreTheChartsInjector(t *testing.T) {
+	kustomized := decode(t, render(t, "kustomize", "build", "manifests/injector"))
+	k := comparable(kustomized)
+	delete(k, "Namespace/factom-injector")         // the chart installs into the release namespace
+	delete(k, "Issuer/factom-injector-selfsigned") // the chart takes your issuerRef
+	chart := comparable(decode(t, render(t, "helm", "template", "factom", chartDir, "--namespace", "factom-injector",
+		"--set", "injector.enabled=true,injector.tls.mode=certManager,injector.tls.certManager.issuerRef.kind=Issuer,injector.tls.certManager.issuerRef.name=factom-injector-selfsigned",
+		"--show-only", "templates/injector.yaml")))
+	sameObjects(t, "manifests/injector", k, "the chart's injector", chart)
+	var plain []*unstructured.Unstructured
+	for _, o := range kustomized {
+		if o.GroupVersionKind().Group != "cert-manager.io" {
+			plain = append(plain, o)
+		}
+	}
+	dryRunApply(t, "factom-injector", plain)
+}

@@ -26,12 +26,20 @@ var sidecarImage = regexp.MustCompile(`^factom-sidecar:.*$`)
 
 var deliberateDifferences = []deliberate{
 	{
-		what: "the sidecar image tag",
+		what: "the sidecar image tag (and the injector's --sidecar-image)",
 		why:  "the chart defaults it to its appVersion; the base says latest and the overlays set the tag",
 		apply: func(obj map[string]any) bool {
 			eachContainer(obj, func(c map[string]any) {
 				if img, _ := c["image"].(string); sidecarImage.MatchString(img) {
 					c["image"] = "factom-sidecar"
+				}
+				// The injector's image of the injected containers, likewise.
+				if args, ok := c["args"].([]any); ok {
+					for i, a := range args {
+						if s, _ := a.(string); strings.HasPrefix(s, "--sidecar-image=factom-sidecar:") {
+							args[i] = "--sidecar-image=factom-sidecar"
+						}
+					}
 				}
 			})
 			return true
