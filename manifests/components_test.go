@@ -1,6 +1,7 @@
 package manifests_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -102,4 +103,31 @@ func names(cs []corev1.Container) string {
 		out = append(out, c.Name)
 	}
 	return strings.Join(out, ",")
+}
+
+// A chart that adds the sidecar with the chart's named templates
+// (manifests/testdata/sidecar-library, the community deployment again)
+// gets the containers, probes and volumes the components give.
+func TestChartNamedTemplatesGiveWhatTheComponentsGive(t *testing.T) {
+	byComponent := decode(t, render(t, "kustomize", "build", "test/thirdparty"))
+	byTemplates := decode(t, render(t, "helm", "template", "community", "manifests/testdata/sidecar-library"))
+	for _, name := range []string{"community-factomd", "community-walletd"} {
+		c, w := statefulSetSpec(t, byComponent, name), statefulSetSpec(t, byTemplates, name)
+		if !reflect.DeepEqual(c.InitContainers, w.InitContainers) {
+			t.Errorf("%s: init containers differ\ncomponent: %+v\ntemplates: %+v", name, c.InitContainers, w.InitContainers)
+		}
+		if !reflect.DeepEqual(c.Containers, w.Containers) {
+			t.Errorf("%s: containers differ\ncomponent: %+v\ntemplates: %+v", name, c.Containers, w.Containers)
+		}
+		cv, wv := map[string]corev1.Volume{}, map[string]corev1.Volume{}
+		for _, v := range c.Volumes {
+			cv[v.Name] = v
+		}
+		for _, v := range w.Volumes {
+			wv[v.Name] = v
+		}
+		if !reflect.DeepEqual(cv, wv) {
+			t.Errorf("%s: volumes differ\ncomponent: %+v\ntemplates: %+v", name, c.Volumes, w.Volumes)
+		}
+	}
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 )
@@ -89,11 +89,51 @@ func TestInjectedThirdPartyDeployment(t *testing.T) {
 			}
 		}
 	})
-	t.Run("re-applying the deployment changes nothing", func(t *testing.T) {
-		out := apply()
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if !strings.HasSuffix(line, " unchanged") {
-				t.Errorf("kubectl apply: %q, want unchanged", line)
+	t.Run("re-applying the deployment changes no pod", func(t *testing.T) {
+		// kubectl may report "configured" (client-side apply patches
+		// defaulted fields back); what must not change is the pod template
+		// (the StatefulSet's generation) and the pods themselves.
+		before := map[string]string{}
+		generations := map[string]int64{}
+		for _, name := range []string{"community-factomd", "community-walletd"} {
+			sts, err := n.Client.AppsV1().StatefulSets(d.ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			generations[name] = sts.Generation
+		}
+		pods, err := n.Client.CoreV1().Pods(d.ns).List(ctx, metav1.ListOptions{LabelSelector: "release=community"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			before[p.Name] = string(p.UID)
+		}
+		diff, _ := n.Kubectl(ctx, "diff", "-k", filepath.Join(root, "test/node/thirdparty"))
+		t.Logf("kubectl diff before applying again:\n%s", diff)
+		t.Logf("kubectl apply again:\n%s", apply())
+		for name, g := range generations {
+			sts, err := n.Client.AppsV1().StatefulSets(d.ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sts.Generation != g {
+				t.Errorf("%s: generation %d → %d: the re-apply changed its pod template", name, g, sts.Generation)
+			}
+		}
+		after, err := n.Client.CoreV1().Pods(d.ns).List(ctx, metav1.ListOptions{LabelSelector: "release=community"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range after.Items {
+			sidecars := 0
+			for _, c := range p.Spec.Containers {
+				if c.Name == "sidecar" {
+					sidecars++
+				}
+			}
+			if before[p.Name] != string(p.UID) || sidecars != 1 {
+				t.Errorf("pod %s: replaced (%v) or %d sidecars", p.Name, before[p.Name] != string(p.UID), sidecars)
 			}
 		}
 	})
