@@ -128,21 +128,7 @@ func setUp(ctx context.Context) error {
 	if _, err := clients.CoreV1().Namespaces().Patch(ctx, injectNS, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return err
 	}
-	url := "https://" + webhookAddr + "/mutate"
-	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: webhookCfg},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "inject.factom.io",
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca.PEM},
-			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
-			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"factom.io/injection": "enabled"}},
-			FailurePolicy:           &fail,
-			SideEffects:             &none,
-			AdmissionReviewVersions: []string{"v1"},
-			TimeoutSeconds:          new(int32(10)),
-		}},
-	}
+	cfg := webhookConfig(webhookCfg, "https://"+webhookAddr+"/mutate", map[string]string{"factom.io/injection": "enabled"}, admissionregistrationv1.Fail, 10)
 	if _, err := clients.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -157,6 +143,25 @@ func setUp(ctx context.Context) error {
 		}
 		return len(got.Spec.Containers) == 2, fmt.Errorf("pod %s not injected yet", got.Name)
 	})
+}
+
+// webhookConfig is the configuration the chart installs, pointed at url
+// and selecting the namespaces labelled with selector.
+func webhookConfig(name, url string, selector map[string]string, policy admissionregistrationv1.FailurePolicyType, timeout int32) *admissionregistrationv1.MutatingWebhookConfiguration {
+	none := admissionregistrationv1.SideEffectClassNone
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "inject.factom.io",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca.PEM},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: selector},
+			FailurePolicy:           &policy,
+			SideEffects:             &none,
+			AdmissionReviewVersions: []string{"v1"},
+			TimeoutSeconds:          &timeout,
+		}},
+	}
 }
 
 func factomdProbePod(name string) *corev1.Pod {
