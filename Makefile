@@ -12,7 +12,7 @@ export FACTOM_SIDECAR_BIN_DIR := $(BIN)
 # factomd and walletd processes, and two cores do not fit several sets at once.
 TESTFLAGS ?= -p 1 -count=1 -timeout 60m
 
-.PHONY: all build tools node-tools node-deps test unit integration node-test fuzz demo bench vet clean faults monitoring-component
+.PHONY: all build tools node-tools node-deps test unit integration node-test fuzz demo bench vet clean faults monitoring-component chart-readme
 
 all: build
 
@@ -68,7 +68,9 @@ $(BIN)/kustomize: tools/manifests/go.mod tools/manifests/go.sum
 
 $(BIN)/helm: tools/manifests/go.mod tools/manifests/go.sum
 	@echo ">> building helm"
-	cd tools/manifests && $(GO) build -o $@ helm.sh/helm/v3/cmd/helm
+	# helm's release builds set the Kubernetes version `helm template`
+	# assumes; without it, v1.20 (below the chart's kubeVersion).
+	cd tools/manifests && $(GO) build -ldflags "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37" -o $@ helm.sh/helm/v3/cmd/helm
 
 # promtool checks and unit-tests the alert rules. remove_all_sd leaves out
 # the cloud service-discovery plugins the rule commands never use: the
@@ -90,9 +92,14 @@ $(BIN)/prometheus: tools/prometheus/go.mod tools/prometheus/go.sum
 # (the manifests tests fail when they differ).
 monitoring-component: $(BIN)/helm
 	{ echo '# Written by `make monitoring-component` from the chart (files/prometheus-rules.yaml): edit that file.'; \
-	  $(BIN)/helm template factom manifests/helm/factom-sidecar --set metrics.prometheusRule.enabled=true \
-	    --show-only templates/monitoring-prometheusrule.yaml | grep -v '^# Source:'; } > manifests/components/monitoring/prometheusrule.yaml
+	  $(BIN)/helm template factom manifests/helm/factom-sidecar --kube-version 1.37.2 --set metrics.prometheusRule.enabled=true \
+	    --show-only templates/monitoring-prometheusrule.yaml | grep -v -e '^# Source:' \
+	    -e '^    app.kubernetes.io/\(instance\|version\|managed-by\):' -e '^    helm.sh/chart:'; } > manifests/components/monitoring/prometheusrule.yaml
 	cp manifests/helm/factom-sidecar/files/dashboard.json manifests/components/monitoring/dashboard.json
+
+# The chart README's values table, from values.yaml's `# --` comments.
+chart-readme:
+	$(GO) test -count=1 ./manifests -short -run TestChartReadmeIsCurrent -update-chart-readme
 
 # Unit tests under the race detector first (fast), then every package,
 # integration tests included, against the real programs.

@@ -23,7 +23,7 @@ func TestEveryNamedProbePortIsDeclaredByItsOwnContainer(t *testing.T) {
 		"helm chart, LOCAL values and test node images": render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "factom",
 			"--values", "manifests/helm/factom-sidecar/values-local.yaml", "--values", "test/node/helm-values.yaml"),
 	}
-	for _, dir := range []string{"manifests/base", "manifests/overlays/local", "manifests/overlays/mainnet", "test/node/overlays/local"} {
+	for _, dir := range []string{"manifests/base", "manifests/overlays/local", "manifests/overlays/mainnet", "test/node/overlays/local", "test/thirdparty", "manifests/injector"} {
 		renders[dir] = render(t, "kustomize", "build", dir)
 	}
 	for name, data := range renders {

@@ -3,14 +3,11 @@ package manifests_test
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 )
 
 // The one source of the alert rules; the chart and the kustomize
@@ -131,16 +128,7 @@ func TestEveryAlertHasAFiringAndASilentCase(t *testing.T) {
 
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs bin/promtool; runs without -short")
-	}
-	bin, err := testenv.Binary("promtool")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = repoRoot(t)
-	out, err := cmd.CombinedOutput()
+	out, err := toolCommand(t, "promtool", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

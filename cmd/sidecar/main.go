@@ -63,6 +63,7 @@ var modes = map[string]struct {
 	"factomd":      {"run next to factomd: readiness, liveness and startup from block-height lag", func() mode { return &factomdMode{} }},
 	"walletd":      {"run next to factom-walletd: leader election, write-gating proxy, keystore replication", func() mode { return &walletdMode{} }},
 	"walletd-init": {"init container: create walletd's wallet file from the replicated keystore (one-shot)", func() mode { return &walletdInitMode{} }},
+	"injector":     {"mutating admission webhook: add the sidecar to pods annotated factom.io/inject", func() mode { return &injectorMode{} }},
 }
 
 func main() {
@@ -100,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	}
 	entry, ok := modes[name]
 	if !ok {
-		fmt.Fprintf(stderr, "sidecar: unknown mode %q (want factomd, walletd or version)\n", name)
+		fmt.Fprintf(stderr, "sidecar: unknown mode %q (want factomd, walletd, walletd-init, injector or version)\n", name)
 		return exitUsage
 	}
 	m := entry.new()

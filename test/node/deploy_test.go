@@ -77,6 +77,20 @@ func TestHelmChart(t *testing.T) {
 	}
 	d := &deployment{node: n, ns: "factom-helm"}
 	t.Cleanup(func() { d.remove(t) })
+	// The chart's own check, run at once: its Pod waits for a ready bridge
+	// and one leader, then writes and reads through the Services.
+	t.Run("helm test passes", func(t *testing.T) {
+		out, err := n.Helm(ctx, "test", "factom", "--namespace", "factom-helm", "--logs", "--timeout", "8m")
+		if err != nil {
+			logs, _ := n.Kubectl(ctx, "logs", "-n", "factom-helm", "factom-test")
+			t.Fatalf("helm test: %v\n%s\ntest pod log:\n%s", err, out, logs)
+		}
+		for _, want := range []string{"ok: exactly one wallet leader", "ok: the write read back through factom-wallet-read"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("helm test output lacks %q:\n%s", want, out)
+			}
+		}
+	})
 	d.checks(t, began)
 }
 
