@@ -24,6 +24,11 @@ func (d *deployment) auditLog(t *testing.T) {
 	d.waitBridgeReady(t, 3*time.Minute)
 	wallet := d.serviceURL(t, "factom-wallet")
 	factomd := d.serviceURL(t, "factom-bridge")
+	// An endpoint in the EndpointSlice is not yet a rule in kube-proxy's
+	// iptables: the first connection to a ClusterIP right after the slice
+	// changed can be refused. Wait until both Services answer.
+	d.waitAnswers(t, wallet, "properties")
+	d.waitAnswers(t, factomd, "properties")
 	setup, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	ec, err := testenv.NewFundedECAddress(setup, wallet, factomd, 20000)

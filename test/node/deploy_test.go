@@ -131,6 +131,21 @@ func (d *deployment) remove(t *testing.T) {
 	}
 }
 
+// waitAnswers waits until method answers through url (a Service's
+// ClusterIP, which kube-proxy programs a moment after its endpoints).
+func (d *deployment) waitAnswers(t *testing.T, url, method string) {
+	t.Helper()
+	err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := Call(ctx, url, method, nil, nil)
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("%s through %s: %v", method, url, err)
+	}
+}
+
 // waitBridgeReady waits until both bridge pods are Ready, hold blocks the
 // LOCAL network made (the follower synced from the leader: two nodes at
 // height 0 would agree too) and are both behind the factom-bridge Service.
