@@ -116,7 +116,7 @@ unit: vet
 	$(GO) test -short -race -count=1 ./...
 
 vet:
-	@test -z "$$(gofmt -l cmd internal test manifests e2e faults tools)" || { gofmt -l cmd internal test manifests e2e faults tools; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test manifests tools)" || { gofmt -l cmd internal test manifests tools; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
 # Run each fuzz target for a while (FUZZTIME, default 30s each).
@@ -140,7 +140,7 @@ FAULTS_SCHEDULES ?= 100
 FAULTS_DURATION  ?= 12s
 FAULTS_BASE      ?= 1
 faults: tools
-	$(GO) test ./faults -run TestFaultSchedules -count=1 -timeout 60m -v \
+	$(GO) test ./test/faults -run TestFaultSchedules -count=1 -timeout 80m -v \
 	  -faults.schedules=$(FAULTS_SCHEDULES) -faults.duration=$(FAULTS_DURATION) -faults.base=$(FAULTS_BASE) -faults.keep
 
 clean:

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // exportedNames reads the metric names (samples, so histogram _bucket,

@@ -11,7 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // The chart's development key: `helm uninstall` must not delete it, since

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/bench"
+	"github.com/factom-sidecar/factom-sidecar/test/bench"
 )
 
 // The areas' figures as rows, beside their goals and baselines. Each

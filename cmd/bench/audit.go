@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/bench"
+	"github.com/factom-sidecar/factom-sidecar/test/bench"
 )
 
 const (
@@ -14,10 +14,10 @@ const (
 	composeOverheadMs = time.Millisecond
 )
 
-const auditMethod = `Measured by ` + "`bench.MeasureAudit`" + ` (internal/bench/audit.go): a real factomd LOCAL network (one node,
+const auditMethod = `Measured by ` + "`bench.MeasureAudit`" + ` (test/bench/audit.go): a real factomd LOCAL network (one node,
 6-second blocks) and a 3-pod walletd cluster with walletd-mode sidecars on a real kube-apiserver + etcd
 (testenv.StartCluster, shipped timings, log level info), every walletd using that factomd. Setup goes
-through the leader's proxy with the helpers of internal/testenv/auditlog.go: buy entry credits with the
+through the leader's proxy with the helpers of test/testenv/auditlog.go: buy entry credits with the
 LOCAL genesis key, create a chain. A writer loops: ` + "`compose-entry`" + ` (walletd checks the balance and the
 chain in factomd, signs the commit), then ` + "`commit-entry`" + ` and ` + "`reveal-entry`" + ` to factomd; an entry counts
 once factomd accepted its reveal. **Direct** is the leader pod's own walletd; **proxy, one replica** the

@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/bench"
+	"github.com/factom-sidecar/factom-sidecar/test/bench"
 )
 
 var areaKeys = []string{"health", "leader", "proxy", "keystore", "audit", "node"}

@@ -3,7 +3,7 @@ package main
 // The prose of docs/BENCHMARKS.md that does not depend on the figures of a
 // run. Longer explanations live in docs/BENCHMARKS-notes.md.
 
-const healthMethod = `Measured by ` + "`bench.MeasureHealth`" + ` (internal/bench/health.go). The built sidecar runs in factomd mode
+const healthMethod = `Measured by ` + "`bench.MeasureHealth`" + ` (test/bench/health.go). The built sidecar runs in factomd mode
 with default flags (poll every 2 s, timeout 1.5 s) against a loopback fake factomd that answers like a
 caught-up node, used as both the local node and one ` + "`--reference-url`" + ` (each poll is 5 JSON-RPC calls: the
 local node's heights, current-minute and boot check, the reference's heights and current-minute).
@@ -28,13 +28,13 @@ mode does not use it).`,
 from the cache. CPU is read from /proc/<pid>/stat in 10 ms ticks, so per-poll CPU is approximate.`,
 }
 
-const leaderMethod = `Measured by ` + "`bench.MeasureLeader`" + ` (internal/bench/leader.go) on a real kube-apiserver + etcd (etcd with
+const leaderMethod = `Measured by ` + "`bench.MeasureLeader`" + ` (test/bench/leader.go) on a real kube-apiserver + etcd (etcd with
 ` + "`--unsafe-no-fsync`" + `, as in the tests) with three full walletd pods played by local processes (walletd-init,
 bin/test-walletd, the sidecar in walletd mode with keystore replication, its rights only from
 ` + "`manifests/base/rbac.yaml`" + `). A trial signals the leader's sidecar and times until another pod's ` + "`/leader`" + `
 answers 200 — writable, i.e. after the keystore promotion — polling every 2 ms; the signalled sidecar
 is started again before the next trial, as the kubelet restarts a container. The baseline is plain
-client-go ` + "`leaderelection`" + ` (cmd/bench-baseline-elector: ` + "`LeaseLock`" + `, ` + "`RunOrDie`" + `, ` + "`ReleaseOnCancel`" + `, no
+client-go ` + "`leaderelection`" + ` (test/bench/baselineelector: ` + "`LeaseLock`" + `, ` + "`RunOrDie`" + `, ` + "`ReleaseOnCancel`" + `, no
 watch) with 15 s / 10 s / 2 s, in the same run. API requests per pod are counted from the API server's
 audit log by user agent (every request the pod sends: election, label, keystore, Events), and
 separately from the sidecar's own ` + "`factom_sidecar_kube_requests_total`" + ` (the election's clients only).`
@@ -70,7 +70,7 @@ count of leader changes while nothing is killed; the issue's soak (fast profile,
 ` + "`-leader-window 30m`" + ` and is not part of a default run.`,
 }
 
-const proxyMethod = `Measured by ` + "`bench.MeasureProxy`" + ` (internal/bench/proxy.go): a real walletd (bin/test-walletd) and the proxy
+const proxyMethod = `Measured by ` + "`bench.MeasureProxy`" + ` (test/bench/proxy.go): a real walletd (bin/test-walletd) and the proxy
 in front of it, in the benchmark's process, with a gate that says "leader" and a Committer that does
 nothing; direct and proxied calls alternate one by one, so both see the same load. The rows marked
 **real leader sidecar** go through the proxy of the walletd-mode sidecar that leads a 3-pod cluster on a
@@ -101,7 +101,7 @@ write throughput is about 1 / (walletd write + commit) ≈ 15–20 writes/s; par
 the write lock within their request timeout (default 30 s).`,
 }
 
-const keystoreMethod = `Measured by ` + "`bench.KeystoreReplication`" + ` (internal/bench/walletsync.go) on a real kube-apiserver + etcd
+const keystoreMethod = `Measured by ` + "`bench.KeystoreReplication`" + ` (test/bench/walletsync.go) on a real kube-apiserver + etcd
 (etcd with ` + "`--unsafe-no-fsync`" + `, as in the tests) and real walletd processes (bolt wallet files on local disk):
 a leader and 2 followers. Lag = from the leader's ` + "`Commit`" + ` returning to the new key being in **every**
 follower's walletd. Writes are sequential ` + "`generate-ec-address`" + ` + commit. The baselines: one
@@ -122,7 +122,7 @@ derivation counters, imported keys and removed ones. Imported keys are the limit
 commit that would not fit fails with ` + "`store.ErrTooLarge`" + ` and the client gets an error.`,
 }
 
-const nodeMethod = `Measured by ` + "`bench.MeasureNode`" + ` (internal/bench/node.go) on the real single-node cluster of
+const nodeMethod = `Measured by ` + "`bench.MeasureNode`" + ` (test/bench/node.go) on the real single-node cluster of
 test/node: etcd, kube-apiserver, controller-manager, scheduler, kubelet and kube-proxy (iptables) from
 k8s.io/kubernetes v1.37.2, containerd + runc, CoreDNS. The shipped local overlay is applied with
 ` + "`kubectl apply -k`" + ` (test/node/overlays/local swaps only the images). A client on the host writes

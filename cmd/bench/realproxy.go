@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/bench"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/bench"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // measureRealProxy starts a real API server and a 3-pod walletd cluster

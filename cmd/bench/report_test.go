@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/bench"
+	"github.com/factom-sidecar/factom-sidecar/test/bench"
 )
 
 func sampleReport() Report {

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // serveStaticArg is the hidden first argument that turns this binary into

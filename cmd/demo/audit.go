@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/test/node"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // auditLog is the demo's audit-log application, writing through the

@@ -28,9 +28,9 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/test/node"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func main() {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/test/node"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func TestDockerfileBuildIsStatic(t *testing.T) {

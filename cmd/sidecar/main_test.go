@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func envOf(kv ...string) func(string) (string, bool) {

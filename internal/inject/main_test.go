@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // One API server and one `sidecar injector` process for the package; the

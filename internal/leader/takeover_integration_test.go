@@ -15,7 +15,7 @@ import (
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // takeoverCluster is three walletd pods whose walletd sits behind a

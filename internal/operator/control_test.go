@@ -16,7 +16,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/control"
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/operator"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func leaseDuration() time.Duration { return env.cluster.Opts.LeaseDuration }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/operator"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // status decodes `status -o json` and returns it with the exit code.

@@ -10,10 +10,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // encryptedReplica is a replica whose walletd runs -encrypted on a wallet

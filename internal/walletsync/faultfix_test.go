@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // newLeader starts a fresh walletd, builds a replica for pod over it and

@@ -20,12 +20,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // syncBuffer collects a replicator's log lines.

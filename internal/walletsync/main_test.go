@@ -11,7 +11,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // One API server for the package: integration tests share it and run in

@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // fixedGate admits every write under one term.

@@ -13,12 +13,12 @@ import (
 	"github.com/prometheus/common/expfmt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func generated(t testing.TB, raw json.RawMessage) walletd.Key {

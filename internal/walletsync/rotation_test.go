@@ -15,11 +15,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // keyVolume is one pod's view of the key Secret mounted as a volume: the

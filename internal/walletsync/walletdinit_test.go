@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // buildSidecar builds the sidecar command once per test binary.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // AuditWriter appends entries to one chain as an audit-log application

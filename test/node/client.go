@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // Address is a walletd address as the JSON-RPC API returns it.

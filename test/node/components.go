@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func (n *Node) startControllerManager() error {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // containerdConfig keeps every path of containerd under the run directory

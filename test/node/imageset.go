@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // BusyboxPath is Debian's static busybox (package busybox-static). The

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // Prometheus is a real Prometheus on the host that scrapes the node's

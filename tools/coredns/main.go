@@ -1,7 +1,7 @@
 // Command coredns is CoreDNS with only the plugins the test cluster's DNS
 // needs: cluster names from the Kubernetes API, health and readiness
 // endpoints, and a cache. Fewer plugins keep the first build short; the
-// Corefile (internal/testenv/node) names no other plugin.
+// Corefile (test/node) names no other plugin.
 package main
 
 import (

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // walletdMethods is every method walletd v2.4.2 serves (wsapi.go,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // composeEntryParams asks walletd to compose an entry on a made-up chain

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // AuditOptions configures MeasureAudit.

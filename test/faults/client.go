@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/history"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
+	"github.com/factom-sidecar/factom-sidecar/test/faults/history"
 )
 
 // Writer sends keystore writes to whichever replica the router picks and

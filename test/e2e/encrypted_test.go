@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // TestEncryptedWalletdCluster runs three walletd -encrypted pods as the

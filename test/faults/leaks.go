@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/history"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/faults/history"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // RuleLeaked is a secret found in a process's output.

@@ -19,12 +19,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // KeystoreOptions sizes the keystore replication benchmark.

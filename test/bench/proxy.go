@@ -18,8 +18,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/server"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // ProxyOptions sizes the write-gating proxy benchmark.

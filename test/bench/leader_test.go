@@ -11,7 +11,7 @@ import (
 // BenchmarkLeaderElection prints the leader election figures for
 // docs/BENCHMARKS.md. It takes about twelve minutes; run it with
 //
-//	go test -run '^$' -bench LeaderElection -benchtime 1x -timeout 40m ./internal/bench
+//	go test -run '^$' -bench LeaderElection -benchtime 1x -timeout 40m ./test/bench
 //
 // FACTOM_BENCH_LEADER_WINDOW (a duration, default 60s) sets the
 // steady-state window, which doubles as the spurious-failover soak: 30m

@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/test/node"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // NodeOptions tune MeasureNode.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/history"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/faults/history"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 var (

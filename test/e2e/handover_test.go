@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // writeOutcome is one keystore write as its client saw it.

@@ -14,11 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/history"
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/test/faults/history"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // Env is what every schedule shares: the API server and the sidecar binary.

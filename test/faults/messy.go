@@ -11,7 +11,7 @@ import (
 
 	"github.com/FactomProject/factom"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/history"
+	"github.com/factom-sidecar/factom-sidecar/test/faults/history"
 )
 
 // ClientKind names what a write of the workload looks like.

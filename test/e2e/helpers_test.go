@@ -14,8 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func resetKeystore(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 var (

@@ -23,7 +23,7 @@ import (
 
 	"github.com/factom-sidecar/factom-sidecar/internal/health"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // HealthOptions size the factomd-mode benchmark.

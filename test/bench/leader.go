@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 // LeaderOptions size the leader election benchmark.
@@ -308,7 +308,7 @@ func MeasureLeader(ctx context.Context, opts LeaderOptions) (LeaderResults, erro
 		return res, err
 	}
 	baselineBin := filepath.Join(dir, "bench-baseline-elector")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", baselineBin, "./cmd/bench-baseline-elector")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", baselineBin, "./test/bench/baselineelector")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return res, fmt.Errorf("build baseline: %w: %s", err, b)

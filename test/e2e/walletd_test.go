@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
-	"github.com/factom-sidecar/factom-sidecar/internal/testenv"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
 func TestWritesThroughTheLeaderReachEveryReplica(t *testing.T) {
