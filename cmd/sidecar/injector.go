@@ -14,6 +14,7 @@ import (
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
 	"github.com/factom-sidecar/factom-sidecar/internal/inject"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 	"github.com/factom-sidecar/factom-sidecar/internal/server"
 )
@@ -73,7 +74,7 @@ func (m *injectorMode) Setup(rt *runtime) error {
 	ready := probe.Named{Name: "webhook", Check: func() probe.Result { return probe.Result{OK: true, Reason: "serving"} }}
 	rt.Mux.Handle("GET /readyz", probe.Handler("ready", ready))
 	rt.Mux.Handle("GET /livez", probe.Handler("live", ready))
-	rt.Log.Info().Str("event", "injector_listening").Str("webhookListen", l.Addr().String()).Msg("webhook serving TLS")
+	rt.Log.Info().Str("event", logging.EventInjectorListening).Str("webhookListen", l.Addr().String()).Msg("webhook serving TLS")
 	return nil
 }
 

@@ -144,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 	}
 	logging.RouteKlog(log)
 	if err := serve(name, m, *listen, log); err != nil {
-		log.Error().Str("event", "sidecar_failed").Err(err).Msg("sidecar stopped with an error")
+		log.Error().Str("event", logging.EventSidecarFailed).Err(err).Msg("sidecar stopped with an error")
 		return exitFailure
 	}
 	return exitOK
@@ -181,7 +181,7 @@ func serve(name string, m mode, listen string, log zerolog.Logger) error {
 	srvCtx, stopSrv := context.WithCancel(context.Background())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- server.Serve(srvCtx, server.New(mux, 10*time.Second), l, 2*time.Second) }()
-	log.Info().Str("event", "sidecar_started").Str("version", versionString()).Str("listen", rt.Addr).Msg("sidecar started")
+	log.Info().Str("event", logging.EventSidecarStarted).Str("version", versionString()).Str("listen", rt.Addr).Msg("sidecar started")
 
 	runErr := m.Run(ctx)
 	stopSrv()
@@ -189,7 +189,7 @@ func serve(name string, m mode, listen string, log zerolog.Logger) error {
 		runErr = err
 	}
 	if runErr == nil {
-		log.Info().Str("event", "sidecar_stopped").Msg("sidecar stopped")
+		log.Info().Str("event", logging.EventSidecarStopped).Msg("sidecar stopped")
 	}
 	return runErr
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 )
 
@@ -81,7 +82,7 @@ func (s *proxySecurity) Validate() error {
 func (s *proxySecurity) Setup(log zerolog.Logger) error {
 	var err error
 	if s.authFile == "" {
-		log.Warn().Str("event", "proxy_auth_off").Msg("--proxy-auth-file is not set: any client that reaches the proxy may use the keystore; set it in production")
+		log.Warn().Str("event", logging.EventProxyAuthOff).Msg("--proxy-auth-file is not set: any client that reaches the proxy may use the keystore; set it in production")
 	} else if s.auth, err = proxy.NewAuthenticator(s.authFile, proxy.AuthOptions{}, log); err != nil {
 		return config.Errorf("proxy-auth-file", "%w", err)
 	}

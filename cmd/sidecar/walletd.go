@@ -23,6 +23,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/kubemetrics"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 	"github.com/factom-sidecar/factom-sidecar/internal/server"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
@@ -237,7 +238,7 @@ func (m *walletdMode) Run(ctx context.Context) error {
 type debugLines struct{ log zerolog.Logger }
 
 func (d debugLines) Write(p []byte) (int, error) {
-	d.log.Debug().Str("event", "proxy_conn_error").Msg(strings.TrimSpace(string(p)))
+	d.log.Debug().Str("event", logging.EventProxyConnError).Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 

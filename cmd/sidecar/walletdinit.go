@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
@@ -99,10 +100,10 @@ func (m *walletdInitMode) Run(ctx context.Context) error {
 	st := store.New(client, m.namespace, m.secretName, keys, store.Options{})
 	res, err := walletsync.InitWalletEncrypted(ctx, st, m.walletPath, m.createKeystore, pass)
 	if err != nil {
-		log.Error().Str("event", "walletd_init_failed").Str("walletPath", m.walletPath).Err(err).Msg("walletd-init refused or failed; nothing was changed")
+		log.Error().Str("event", logging.EventWalletdInitFailed).Str("walletPath", m.walletPath).Err(err).Msg("walletd-init refused or failed; nothing was changed")
 		return err
 	}
-	log.Info().Str("event", "walletd_init_done").Str("outcome", string(res.Outcome)).Str("walletPath", m.walletPath).Bool("encrypted", pass != "").
+	log.Info().Str("event", logging.EventWalletdInitDone).Str("outcome", string(res.Outcome)).Str("walletPath", m.walletPath).Bool("encrypted", pass != "").
 		Int64("generation", res.Generation).Int("keys", res.Keys).
 		Uint32("fct", res.Next.FCT).Uint32("ec", res.Next.EC).Uint32("id", res.Next.ID).
 		Msg("walletd wallet file ready")

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // Clock returns the current time; tests inject a fake one.
@@ -206,7 +207,7 @@ func (m *Monitor) PollOnce(ctx context.Context) {
 	if m.cfg.PeerService != "" {
 		if peerErr != nil {
 			m.metrics.pollErrors.WithLabelValues("peer_service", KindDNS).Inc()
-			m.log.Debug().Str("event", "peer_lookup_failed").Str("peerService", m.cfg.PeerService).Err(peerErr).Msg("peer service lookup failed")
+			m.log.Debug().Str("event", logging.EventPeerLookupFailed).Str("peerService", m.cfg.PeerService).Err(peerErr).Msg("peer service lookup failed")
 		} else {
 			m.peers = peers
 		}

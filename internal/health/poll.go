@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // What one poll of a factomd observes, and how the references to compare
@@ -132,7 +133,7 @@ func (m *Monitor) pollNode(ctx context.Context, c *jsonrpc.Client, target string
 		obs.ErrorKind = classify(first)
 		obs.Error = err.Error()
 		m.metrics.pollErrors.WithLabelValues(target, obs.ErrorKind).Inc()
-		m.log.Debug().Str("event", "poll_failed").Str("target", target).Str("url", obs.URL).Str("kind", obs.ErrorKind).Err(err).Msg("factomd poll failed")
+		m.log.Debug().Str("event", logging.EventPollFailed).Str("target", target).Str("url", obs.URL).Str("kind", obs.ErrorKind).Err(err).Msg("factomd poll failed")
 		return obs
 	}
 	obs.OK = true

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 )
 
@@ -209,17 +210,17 @@ func (m *Monitor) logChanges(s *state, v verdicts) {
 		pr, pl, ps = &prev.ready, &prev.live, &prev.started
 	}
 	if changed(pr, v.ready) {
-		m.line(s, v.ready, pr, "readiness_changed", "ready", "factomd readiness changed")
+		m.line(s, v.ready, pr, logging.EventReadinessChanged, "ready", "factomd readiness changed")
 	}
 	if changed(pl, v.live) {
-		m.line(s, v.live, pl, "liveness_changed", "live", "factomd liveness changed")
+		m.line(s, v.live, pl, logging.EventLivenessChanged, "live", "factomd liveness changed")
 	}
 	if changed(ps, v.started) {
 		switch {
 		case v.started.OK && (ps == nil || !ps.OK):
-			m.line(s, v.started, ps, "startup_complete", "started", "factomd API answers")
+			m.line(s, v.started, ps, logging.EventStartupComplete, "started", "factomd API answers")
 		case ps != nil:
-			m.line(s, v.started, ps, "startup_changed", "started", "factomd startup verdict changed")
+			m.line(s, v.started, ps, logging.EventStartupChanged, "started", "factomd startup verdict changed")
 		}
 	}
 }

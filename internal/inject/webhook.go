@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/rs/zerolog"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -67,12 +68,12 @@ func (h *Webhook) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 		return allow
 	}
 	if err != nil {
-		log.Warn().Str("event", "injection_refused").Str("reason", err.Error()).Msg("pod refused")
+		log.Warn().Str("event", logging.EventInjectionRefused).Str("reason", err.Error()).Msg("pod refused")
 		return refuse("factom-sidecar injector: " + err.Error())
 	}
 	before := pod.Spec.DeepCopy()
 	if !Inject(&pod, s, h.Image) {
-		log.Debug().Str("event", "injection_skipped").Msg("pod already has the sidecar")
+		log.Debug().Str("event", logging.EventInjectionSkipped).Msg("pod already has the sidecar")
 		return allow
 	}
 	// "add" replaces a member that exists: whole lists, so the patch does
@@ -88,7 +89,7 @@ func (h *Webhook) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 	if err != nil {
 		return refuse(fmt.Sprintf("factom-sidecar injector: %v", err))
 	}
-	log.Info().Str("event", "sidecar_injected").Str("mode", s.Mode).Msg("sidecar injected")
+	log.Info().Str("event", logging.EventSidecarInjected).Str("mode", s.Mode).Msg("sidecar injected")
 	pt := admissionv1.PatchTypeJSONPatch
 	return &admissionv1.AdmissionResponse{Allowed: true, Patch: patch, PatchType: &pt}
 }

@@ -9,6 +9,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/control"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // Operator controls (`kubectl factom pause|resume|switchover`) arrive as
@@ -145,7 +146,7 @@ func (e *Elector) handOver(st *termState, to string, cancelRun context.CancelFun
 		e.announceEnd(st, reason)
 	}
 	if wasReleased() {
-		e.log.Info().Str("event", "lease_handed_over").Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).Msg("released the lease for the switchover")
+		e.log.Info().Str("event", logging.EventLeaseHandedOver).Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).Msg("released the lease for the switchover")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,13 +84,13 @@ func (l *labeler) apply(ctx context.Context) error {
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
-		l.log.Warn().Str("event", "role_label_failed").Str("role", want).Err(err).Msg("could not label the pod; retrying")
+		l.log.Warn().Str("event", logging.EventRoleLabelFailed).Str("role", want).Err(err).Msg("could not label the pod; retrying")
 		return fmt.Errorf("label pod %s: %w", l.pod, err)
 	}
 	l.mu.Lock()
 	l.applied = want
 	l.mu.Unlock()
-	l.log.Info().Str("event", "role_labelled").Str("role", want).Msg("pod labelled " + RoleLabel + "=" + want)
+	l.log.Info().Str("event", logging.EventRoleLabelled).Str("role", want).Msg("pod labelled " + RoleLabel + "=" + want)
 	return nil
 }
 
@@ -127,7 +128,7 @@ func (s *eventSink) emit(typ, reason, format string, args ...any) {
 	case s.ch <- ev:
 	default:
 		s.wg.Done()
-		s.log.Warn().Str("event", "kube_event_dropped").Str("reason", reason).Msg("event queue full")
+		s.log.Warn().Str("event", logging.EventKubeEventDropped).Str("reason", reason).Msg("event queue full")
 	}
 }
 
@@ -150,7 +151,7 @@ func (s *eventSink) flush(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		s.log.Warn().Str("event", "kube_events_unflushed").Msg("exiting with Kubernetes Events not written")
+		s.log.Warn().Str("event", logging.EventKubeEventsUnflushed).Msg("exiting with Kubernetes Events not written")
 	}
 }
 
@@ -187,6 +188,6 @@ func (s *eventSink) write(ctx context.Context, ev event) {
 		ReportingInstance:   s.pod,
 	}
 	if _, err := s.cs.CoreV1().Events(s.ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		s.log.Warn().Str("event", "kube_event_failed").Str("reason", ev.reason).Err(err).Msg("could not write Kubernetes Event")
+		s.log.Warn().Str("event", logging.EventKubeEventFailed).Str("reason", ev.reason).Err(err).Msg("could not write Kubernetes Event")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/control"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // Hooks connect the work guarded by the lease (keystore replication) to
@@ -190,7 +191,7 @@ func (e *Elector) Run(ctx context.Context) error {
 		go e.take.run(bg)
 	}
 	e.labels.set(RoleFollower)
-	e.log.Info().Str("event", "election_started").Str("lease", e.cfg.LeaseName).Str("identity", e.cfg.PodName).
+	e.log.Info().Str("event", logging.EventElectionStarted).Str("lease", e.cfg.LeaseName).Str("identity", e.cfg.PodName).
 		Dur("leaseDuration", e.cfg.LeaseDuration).Dur("renewDeadline", e.cfg.RenewDeadline).Dur("retryPeriod", e.cfg.RetryPeriod).
 		Str("process", e.process).Bool("earlyTakeover", e.take != nil).Str("advertiseAddress", e.cfg.Takeover.AdvertiseAddress).
 		Msg("taking part in the walletd leader election")
@@ -287,7 +288,7 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 			backoff = e.now().Add(e.cfg.RetryPeriod)
 			wait = e.cfg.RetryPeriod
 			if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) && err.Error() != lastErr {
-				e.log.Warn().Str("event", "acquire_failed").Err(err).Msg("could not take the lease")
+				e.log.Warn().Str("event", logging.EventAcquireFailed).Err(err).Msg("could not take the lease")
 			}
 			lastErr = err.Error()
 		}
@@ -403,7 +404,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	})
 	if err != nil {
 		// Config.Validate enforces client-go's rules; this is a bug.
-		e.log.Error().Str("event", "election_failed").Err(err).Msg("cannot build the elector")
+		e.log.Error().Str("event", logging.EventElectionFailed).Err(err).Msg("cannot build the elector")
 		return
 	}
 
@@ -416,7 +417,7 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	e.cancelRun = cancelRun
 	e.mu.Unlock()
 	e.m.term.Set(float64(acq.term))
-	e.log.Info().Str("event", "leader_elected").Int64("term", acq.term).Str("from", acq.from).Str("to", e.cfg.PodName).
+	e.log.Info().Str("event", logging.EventLeaderElected).Int64("term", acq.term).Str("from", acq.from).Str("to", e.cfg.PodName).
 		Str("reason", acq.reason).Int64("tookMs", e.now().Sub(acq.trigger).Milliseconds()).Msg("acquired the lease; promoting")
 	go e.promote(st)
 
@@ -477,7 +478,7 @@ func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-c
 		e.announceEnd(st, "shutting down")
 	}
 	if wasReleased() {
-		e.log.Info().Str("event", "lease_released").Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
+		e.log.Info().Str("event", logging.EventLeaseReleased).Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
 		e.events.emit(corev1.EventTypeNormal, "LeaseReleased", "released the walletd leader lease at the end of term %d", st.term)
 	}
 }
@@ -504,7 +505,7 @@ func (e *Elector) promote(st *termState) {
 			if st.ctx.Err() != nil {
 				return // the term ended meanwhile; endTerm reported it
 			}
-			e.log.Error().Str("event", "promotion_failed").Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).Err(err).Msg("promotion failed; giving up the lease")
+			e.log.Error().Str("event", logging.EventPromotionFailed).Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).Err(err).Msg("promotion failed; giving up the lease")
 			e.events.emit(corev1.EventTypeWarning, "PromotionFailed", "promotion for term %d failed, lease given up: %v", term, err)
 			// Let another replica try first.
 			e.mu.Lock()
@@ -534,7 +535,7 @@ func (e *Elector) promote(st *termState) {
 	took := e.now().Sub(st.trigger)
 	e.m.isLeader.Set(1)
 	e.m.timeToWritable.Observe(took.Seconds())
-	e.log.Info().Str("event", "failover_complete").Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).
+	e.log.Info().Str("event", logging.EventFailoverComplete).Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).
 		Str("reason", st.reason).Int64("tookMs", took.Milliseconds()).Msg("writable leader")
 	e.labels.set(RoleLeader)
 	e.events.emit(corev1.EventTypeNormal, "LeaderElected", "became the writable walletd leader with term %d (previous holder %q, %s; writable %dms later)",
@@ -568,7 +569,7 @@ func (e *Elector) onLeaseChange(old, cur leaseView) {
 			e.m.transitions.Inc()
 		}
 		e.m.term.Set(float64(cur.transitions()))
-		e.log.Info().Str("event", "leader_observed").Int64("term", cur.transitions()).Str("from", old.holder()).Str("to", cur.holder()).Msg("lease holder changed")
+		e.log.Info().Str("event", logging.EventLeaderObserved).Int64("term", cur.transitions()).Str("from", old.holder()).Str("to", cur.holder()).Msg("lease holder changed")
 	}
 	if e.take != nil {
 		e.take.leaseChanged(cur)
@@ -627,7 +628,7 @@ func (e *Elector) endTermQuiet(st *termState, reason string) bool {
 		waitCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
 		defer cancel()
 		if err := e.gate.WaitIdle(waitCtx); err != nil {
-			e.log.Warn().Str("event", "writes_unfinished").Int64("term", st.term).Err(err).Msg("ending the term with writes still in flight")
+			e.log.Warn().Str("event", logging.EventWritesUnfinished).Int64("term", st.term).Err(err).Msg("ending the term with writes still in flight")
 		}
 		if e.hooks.OnDemote != nil {
 			e.hooks.OnDemote(st.term)
@@ -637,7 +638,7 @@ func (e *Elector) endTermQuiet(st *termState, reason string) bool {
 	if to == e.cfg.PodName {
 		to = ""
 	}
-	e.log.Warn().Str("event", "leader_lost").Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).
+	e.log.Warn().Str("event", logging.EventLeaderLost).Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).
 		Str("reason", reason).Bool("wasWritable", wasWritable).Msg("writes closed; no longer the leader")
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -65,7 +66,7 @@ func (e *Elector) releaseOwn(term int64) bool {
 		}
 	}
 	if err != nil {
-		e.log.Warn().Str("event", "lease_release_failed").Int64("term", term).Err(err).Msg("could not release the lease; it expires on its own")
+		e.log.Warn().Str("event", logging.EventLeaseReleaseFailed).Int64("term", term).Err(err).Msg("could not release the lease; it expires on its own")
 		return false
 	}
 	e.noteOwn(updated)

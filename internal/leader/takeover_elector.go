@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,7 +78,7 @@ func (e *Elector) announceEarly(acq acquisition, v leaseView) {
 		renew = v.lease.Spec.RenewTime.Time
 	}
 	expires := renew.Add(v.duration())
-	e.log.Warn().Str("event", "leader_takeover_early").Int64("term", acq.term).Str("from", acq.from).Str("to", e.cfg.PodName).
+	e.log.Warn().Str("event", logging.EventLeaderTakeoverEarly).Int64("term", acq.term).Str("from", acq.from).Str("to", e.cfg.PodName).
 		Str("evidence", ev.kind).Str("detail", ev.detail).Int("rounds", ev.rounds).
 		Time("oldRenewTime", renew).Time("oldLeaseExpires", expires).Int64("evidenceMs", e.now().Sub(ev.first).Milliseconds()).
 		Msg("took the lease before it expired: the holder's process is gone")

@@ -19,6 +19,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/kubewatch"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // target is the process holding the Lease, as its annotations name it.
@@ -336,7 +337,7 @@ func (t *takeover) watchPod(ctx context.Context, pod string) {
 		wait := t.retry
 		if err != nil {
 			if err.Error() != lastErr {
-				t.log.Warn().Str("event", "takeover_pod_watch_failed").Str("pod", pod).Err(err).Msg("cannot watch the leader's pod; early takeover relies on probes alone")
+				t.log.Warn().Str("event", logging.EventTakeoverPodWatchFailed).Str("pod", pod).Err(err).Msg("cannot watch the leader's pod; early takeover relies on probes alone")
 			}
 			lastErr = err.Error()
 			if apierrors.IsForbidden(err) {

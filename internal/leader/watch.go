@@ -13,6 +13,7 @@ import (
 	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/kubewatch"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // leaseView is what this replica knows about the Lease.
@@ -118,7 +119,7 @@ func (o *observer) run(ctx context.Context) {
 			return
 		}
 		if err != nil && err.Error() != lastErr {
-			o.log.Warn().Str("event", "lease_watch_failed").Err(err).Msg("watching the lease failed; retrying")
+			o.log.Warn().Str("event", logging.EventLeaseWatchFailed).Err(err).Msg("watching the lease failed; retrying")
 		}
 		if err != nil {
 			lastErr = err.Error()

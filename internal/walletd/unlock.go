@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 )
 
@@ -145,7 +146,7 @@ func (u *Unlocker) Step(ctx context.Context) {
 		if !locked {
 			return
 		}
-		u.log.Warn().Str("event", "walletd_locked").Msg("walletd is locked (restarted?); unlocking it")
+		u.log.Warn().Str("event", logging.EventWalletdLocked).Msg("walletd is locked (restarted?); unlocking it")
 	}
 	until, err := u.c.UnlockWallet(ctx, u.pass, u.opts.For)
 	if err != nil {
@@ -161,7 +162,7 @@ func (u *Unlocker) Step(ctx context.Context) {
 	if !was {
 		ev = u.log.Info()
 	}
-	ev.Str("event", "walletd_unlocked").Time("until", until).Msg("walletd unlocked")
+	ev.Str("event", logging.EventWalletdUnlocked).Time("until", until).Msg("walletd unlocked")
 }
 
 // failed records a failed check or unlock. walletd refusing the unlock
@@ -175,7 +176,7 @@ func (u *Unlocker) failed(err error, answered bool) {
 		u.unlocked = false
 	}
 	if err.Error() != u.lastErr {
-		u.log.Error().Str("event", "walletd_unlock_failed").Err(err).Msg("could not unlock walletd; retrying")
+		u.log.Error().Str("event", logging.EventWalletdUnlockFailed).Err(err).Msg("could not unlock walletd; retrying")
 	}
 	u.lastErr = err.Error()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 )
 
@@ -107,13 +108,13 @@ func (p *Poller) Poll(ctx context.Context) {
 	if err != nil {
 		if p.lastErr == "" {
 			p.failing = now
-			p.log.Warn().Str("event", "walletd_unhealthy").Err(err).Msg("walletd does not answer")
+			p.log.Warn().Str("event", logging.EventWalletdUnhealthy).Err(err).Msg("walletd does not answer")
 		}
 		p.lastErr = err.Error()
 		return
 	}
 	if p.lastErr != "" || !p.started {
-		p.log.Info().Str("event", "walletd_healthy").Str("walletVersion", props.WalletVersion).Msg("walletd answers")
+		p.log.Info().Str("event", logging.EventWalletdHealthy).Str("walletVersion", props.WalletVersion).Msg("walletd answers")
 	}
 	p.started = true
 	p.lastOK = now

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
 )
@@ -157,7 +158,7 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 		// before: never acknowledge it again.
 		if err := r.snap.State.CheckGenerated(d, kind, result); err != nil {
 			if errors.Is(err, keystore.ErrAlreadyIssued) {
-				r.log.Error().Str("event", "keystore_key_reissued").Str("method", method).Err(err).
+				r.log.Error().Str("event", logging.EventKeystoreKeyReissued).Str("method", method).Err(err).
 					Uint32("counter", r.snap.State.Next.Get(kind)).
 					Msg("walletd handed out a key the keystore already holds; refusing the write (walletd's counter is behind the keystore)")
 			}
@@ -173,13 +174,13 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 		// rebuilt from walletd's whole keystore, which would commit
 		// whatever else walletd holds and drop what it lacks.
 		if errors.Is(err, keystore.ErrDerivationMismatch) || errors.Is(err, keystore.ErrBadResult) || errors.Is(err, keystore.ErrNotKeystoreWrite) {
-			r.log.Warn().Str("event", "keystore_write_refused").Str("method", method).Str("reason", err.Error()).
+			r.log.Warn().Str("event", logging.EventKeystoreWriteRefused).Str("method", method).Str("reason", err.Error()).
 				Msg("walletd's answer cannot be applied to the keystore; refusing the write and taking it back")
 		}
 		return fmt.Errorf("commit %s: %w", method, err)
 	}
 	if change.Skipped > 0 {
-		r.log.Warn().Str("event", "keystore_counter_skipped").Str("kind", string(change.Kind)).
+		r.log.Warn().Str("event", logging.EventKeystoreCounterSkipped).Str("kind", string(change.Kind)).
 			Uint32("index", change.Index).Uint32("skipped", change.Skipped).
 			Msg("walletd generated past the replicated counter; the skipped keys were never acknowledged to a client and are recorded as removed")
 	}
@@ -193,7 +194,7 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 		case errors.Is(err, store.ErrFenced):
 			r.fence(term, -1)
 		case errors.Is(err, store.ErrTooLarge):
-			r.log.Error().Str("event", "keystore_too_large").Int("imported", len(next.Imported)).Int("removed", len(next.Removed)).Msg("the keystore no longer fits one Secret; the write is refused")
+			r.log.Error().Str("event", logging.EventKeystoreTooLarge).Int("imported", len(next.Imported)).Int("removed", len(next.Removed)).Msg("the keystore no longer fits one Secret; the write is refused")
 		default:
 			// Unknown outcome (timeout, conflict): reload before the
 			// next commit; the state walletd holds is re-derived then.
@@ -205,7 +206,7 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 	r.applied.Store(snap.Generation)
 	r.seen.Store(snap.Generation)
 	r.metrics.appliedGeneration.Set(float64(snap.Generation))
-	r.log.Debug().Str("event", "keystore_committed").Str("method", method).Int64("generation", snap.Generation).Int64("term", term).Str("public", change.Public).Msg("keystore write committed")
+	r.log.Debug().Str("event", logging.EventKeystoreCommitted).Str("method", method).Int64("generation", snap.Generation).Int64("term", term).Str("public", change.Public).Msg("keystore write committed")
 	return nil
 }
 
@@ -250,13 +251,13 @@ func (r *Replicator) repairLocked(ctx context.Context, term int64) {
 	}
 	if err != nil {
 		r.setInSync(false, "taking back an uncommitted write failed: "+err.Error())
-		r.log.Warn().Str("event", "keystore_rollback_failed").Int64("generation", r.snap.Generation).Err(err).
+		r.log.Warn().Str("event", logging.EventKeystoreRollbackFailed).Int64("generation", r.snap.Generation).Err(err).
 			Msg("could not bring walletd back to the keystore after a failed commit; retrying before the next write")
 		return
 	}
 	r.dirty = false
 	r.setInSync(true, "leader")
-	r.log.Info().Str("event", "keystore_rolled_back").Int64("generation", r.snap.Generation).
+	r.log.Info().Str("event", logging.EventKeystoreRolledBack).Int64("generation", r.snap.Generation).
 		Msg("walletd brought back to the committed keystore after a failed commit")
 }
 
@@ -302,7 +303,7 @@ func (r *Replicator) fence(term, stored int64) {
 	}
 	r.fenced = true
 	r.setInSync(false, "fenced: a newer leader holds the keystore")
-	ev := r.log.Error().Str("event", "keystore_fenced").Int64("term", term)
+	ev := r.log.Error().Str("event", logging.EventKeystoreFenced).Int64("term", term)
 	if stored >= 0 {
 		ev = ev.Int64("storedTerm", stored)
 	}
@@ -330,7 +331,7 @@ func (r *Replicator) verifyLeader(ctx context.Context) {
 		} else if extra, err := r.unaccountedKeys(ctx, r.snap.State); err != nil {
 			return // walletd unreachable: its health check reports that
 		} else if extra > 0 {
-			r.log.Warn().Str("event", "keystore_walletd_unaccounted").Int("keys", extra).
+			r.log.Warn().Str("event", logging.EventKeystoreWalletdUnaccounted).Int("keys", extra).
 				Msg("walletd holds keys the keystore does not account for (a write walletd finished after its sidecar stopped waiting); taking them back")
 			r.markDirty(fmt.Sprintf("walletd holds %d keys the keystore does not account for", extra))
 		} else {

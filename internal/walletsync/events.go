@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,7 +59,7 @@ func (e *eventer) emit(ctx context.Context, eventType, reason, message string) {
 		ReportingInstance:   e.pod,
 	}
 	if _, err := e.client.CoreV1().Events(e.namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		e.log.Warn().Str("event", "kube_event_failed").Str("reason", reason).Err(err).Msg("could not post a Kubernetes Event")
+		e.log.Warn().Str("event", logging.EventKubeEventFailed).Str("reason", reason).Err(err).Msg("could not post a Kubernetes Event")
 	}
 }
 

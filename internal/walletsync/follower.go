@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 )
 
@@ -23,7 +24,7 @@ func (r *Replicator) RunFollower(ctx context.Context) error {
 		r.latestMu.Unlock()
 		r.signal()
 	}, func(err error) {
-		r.log.Warn().Str("event", "keystore_watch_error").Err(err).Msg("watching the keystore Secret failed; retrying")
+		r.log.Warn().Str("event", logging.EventKeystoreWatchError).Err(err).Msg("watching the keystore Secret failed; retrying")
 	})
 
 	retry := time.NewTimer(time.Hour)
@@ -107,7 +108,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		key := sec.ResourceVersion + "/seed"
 		if r.lastReject.Swap(key) != key {
 			r.metrics.rejected.WithLabelValues("seed_mismatch").Inc()
-			r.log.Error().Str("event", "keystore_seed_mismatch").Int64("generation", snap.Generation).
+			r.log.Error().Str("event", logging.EventKeystoreSeedMismatch).Int64("generation", snap.Generation).
 				Msg("this walletd holds another wallet's seed; refusing to replicate into it (nothing deleted)")
 			go r.events.warn(context.Background(), "KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
 		}
@@ -116,7 +117,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 		reason := "applying the keystore to walletd failed: " + err.Error()
 		// Log when the failure changes, not on every retry.
 		if prev, _ := r.reason.Load().(string); prev != reason {
-			r.log.Warn().Str("event", "keystore_apply_failed").Int64("generation", snap.Generation).Err(err).Msg("applying the keystore to walletd failed; retrying")
+			r.log.Warn().Str("event", logging.EventKeystoreApplyFailed).Int64("generation", snap.Generation).Err(err).Msg("applying the keystore to walletd failed; retrying")
 		}
 		r.setInSync(false, reason)
 		return err
@@ -132,7 +133,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 	}
 	r.setInSync(true, "in sync")
 	if !wasInSync || snap.Generation != prevApplied {
-		r.log.Info().Str("event", "keystore_applied").Int64("generation", snap.Generation).Int64("term", snap.Term).
+		r.log.Info().Str("event", logging.EventKeystoreApplied).Int64("generation", snap.Generation).Int64("term", snap.Term).
 			Uint32("fct", snap.State.Next.FCT).Uint32("ec", snap.State.Next.EC).Uint32("id", snap.State.Next.ID).
 			Int("imported", len(snap.State.Imported)).Int("removed", len(snap.State.Removed)).
 			Msg("walletd in sync with the keystore")
@@ -156,7 +157,7 @@ func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
 		reason = "wrong_key"
 	}
 	r.metrics.rejected.WithLabelValues(reason).Inc()
-	r.log.Error().Str("event", "keystore_rejected").Str("reason", reason).Str("resourceVersion", rv).Err(err).
+	r.log.Error().Str("event", logging.EventKeystoreRejected).Str("reason", reason).Str("resourceVersion", rv).Err(err).
 		Msg("refusing the keystore Secret: not applied, nothing deleted")
 	// Posted in the background: an unreachable API server must not hold
 	// up the reconciler (or a promotion waiting for it).
@@ -203,7 +204,7 @@ func (r *Replicator) spotCheck(ctx context.Context, st *keystore.State) error {
 				_, err = r.cfg.Walletd.Address(ctx, k.Public)
 			}
 			if err != nil {
-				r.log.Warn().Str("event", "keystore_walletd_changed").Str("kind", string(kind)).Str("public", k.Public).Err(err).
+				r.log.Warn().Str("event", logging.EventKeystoreWalletdChanged).Str("kind", string(kind)).Str("public", k.Public).Err(err).
 					Msg("walletd lost a replicated key (restarted on another wallet, or unreachable); replaying")
 				return fmt.Errorf("%s key #%d: %w", kind, i, err)
 			}

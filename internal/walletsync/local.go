@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 )
@@ -118,7 +119,7 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 				return fmt.Errorf("replay %s #%d: walletd generated %s: %w", kind, from, k.Public, keystore.ErrDerivationMismatch)
 			}
 			if idx != from {
-				r.log.Warn().Str("event", "keystore_walletd_ahead").Str("kind", string(kind)).Uint32("expected", from).Uint32("index", idx).
+				r.log.Warn().Str("event", logging.EventKeystoreWalletdAhead).Str("kind", string(kind)).Uint32("expected", from).Uint32("index", idx).
 					Msg("walletd's counter was past the keys it holds (keys removed locally by an uncommitted write); missing keys below the keystore's counter are restored by import")
 			}
 			v.next.Set(kind, idx+1)
@@ -146,7 +147,7 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 		return err
 	}
 	if n := len(addrs) + len(ids); n > 0 {
-		r.log.Warn().Str("event", "keystore_restore").Int("keys", n).
+		r.log.Warn().Str("event", logging.EventKeystoreRestore).Int("keys", n).
 			Msg("walletd lacks derived keys the keystore holds (removed locally by an uncommitted write); importing them")
 		r.metrics.replayed.WithLabelValues("restore").Add(float64(n))
 	}
@@ -212,7 +213,7 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 				continue // walletd is ahead: kept, and adopted by a promotion
 			}
 		}
-		r.log.Warn().Str("event", "keystore_unknown_key_removed").Str("kind", string(kind)).Str("public", pub).
+		r.log.Warn().Str("event", logging.EventKeystoreUnknownKeyRemoved).Str("kind", string(kind)).Str("public", pub).
 			Msg("walletd holds a key the keystore does not (its write was never committed, so never acknowledged); removing it")
 		r.metrics.replayed.WithLabelValues("cleanup").Inc()
 		drop = append(drop, keystore.Removed{Kind: kind, Public: pub})

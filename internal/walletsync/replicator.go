@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
@@ -257,10 +258,10 @@ func (r *Replicator) Promote(ctx context.Context, term int64) error {
 		r.local = nil
 		r.setInSync(false, "promotion failed")
 		r.signal()
-		r.log.Error().Str("event", "keystore_promotion_failed").Int64("term", term).Int64("tookMs", took.Milliseconds()).Err(err).Msg("keystore promotion failed")
+		r.log.Error().Str("event", logging.EventKeystorePromotionFailed).Int64("term", term).Int64("tookMs", took.Milliseconds()).Err(err).Msg("keystore promotion failed")
 		return err
 	}
-	r.log.Info().Str("event", "keystore_promoted").Int64("term", term).Int64("generation", r.snap.Generation).Int64("tookMs", took.Milliseconds()).Msg("keystore caught up and fenced under the new term")
+	r.log.Info().Str("event", logging.EventKeystorePromoted).Int64("term", term).Int64("generation", r.snap.Generation).Int64("tookMs", took.Milliseconds()).Msg("keystore caught up and fenced under the new term")
 	return nil
 }
 
@@ -310,7 +311,7 @@ func (r *Replicator) promoteLocked(ctx context.Context, term int64) error {
 			// leader whose commits failed): adopt its counters so they
 			// are never handed out by anyone, and its next generate
 			// matches the replicated counter.
-			r.log.Warn().Str("event", "keystore_counters_adopted").
+			r.log.Warn().Str("event", logging.EventKeystoreCountersAdopted).
 				Uint32("fct", ahead.FCT).Uint32("ec", ahead.EC).Uint32("id", ahead.ID).
 				Msg("this walletd's derivation counters are ahead of the keystore; committing them with the new term")
 			if err := next.Adopt(d, ahead, func(public string) bool { _, ok := r.local.present[public]; return ok }); err != nil {
@@ -350,7 +351,7 @@ func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapsh
 	if err != nil {
 		return nil, err
 	}
-	r.log.Info().Str("event", "keystore_created").Int64("term", term).
+	r.log.Info().Str("event", logging.EventKeystoreCreated).Int64("term", term).
 		Uint32("fct", st.Next.FCT).Uint32("ec", st.Next.EC).Uint32("id", st.Next.ID).Int("imported", len(st.Imported)).
 		Msg("created the keystore Secret from this walletd")
 	go r.events.normal(context.Background(), "KeystoreCreated", "keystore Secret %s created from this replica's walletd (term %d)", r.cfg.Store.Name(), term)
@@ -385,7 +386,7 @@ func (r *Replicator) Demote() {
 		return
 	}
 	r.setInSync(false, "demoted; following the keystore again")
-	r.log.Info().Str("event", "keystore_demoted").Msg("keystore writes closed; following")
+	r.log.Info().Str("event", logging.EventKeystoreDemoted).Msg("keystore writes closed; following")
 	go func() {
 		r.mu.Lock()
 		if role(r.role.Load()) == roleFollower {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/filereload"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
 )
 
@@ -25,13 +26,13 @@ func (r *Replicator) runKeyReload(ctx context.Context) {
 	if r.cfg.KeyFiles == nil {
 		return
 	}
-	filereload.Every(ctx, r.cfg.KeyReloadPeriod, r.cfg.KeyFiles.Reload, r.log, "keystore_keys",
+	filereload.Every(ctx, r.cfg.KeyReloadPeriod, r.cfg.KeyFiles.Reload, r.log, filereload.Events{Reloaded: logging.EventKeystoreKeysReloaded, Failed: logging.EventKeystoreKeysReloadFailed},
 		"the keys read before stay in force", r.keysChanged)
 }
 
 func (r *Replicator) keysChanged() {
 	ring := r.cfg.Store.Keyring()
-	r.log.Info().Str("event", "keystore_keys_changed").Str("keyId", ring.Current().ID()).Strs("keyIds", ring.IDs()).
+	r.log.Info().Str("event", logging.EventKeystoreKeysChanged).Str("keyId", ring.Current().ID()).Strs("keyIds", ring.IDs()).
 		Msg("sealing keys reloaded: new versions are sealed with keyId; any of keyIds opens")
 	r.lastReject.Store("") // a refusal for a missing key is worth reporting again
 	r.signal()
@@ -74,7 +75,7 @@ func (r *Replicator) resealLocked(ctx context.Context, term int64) {
 		} else {
 			r.stale = true
 		}
-		r.log.Warn().Str("event", "keystore_reseal_failed").Str("fromKeyId", from).Str("keyId", cur).Err(err).
+		r.log.Warn().Str("event", logging.EventKeystoreResealFailed).Str("fromKeyId", from).Str("keyId", cur).Err(err).
 			Msg("re-sealing the keystore with the current key failed; retrying at the next check")
 		return
 	}
@@ -82,7 +83,7 @@ func (r *Replicator) resealLocked(ctx context.Context, term int64) {
 	r.applied.Store(snap.Generation)
 	r.seen.Store(snap.Generation)
 	r.metrics.appliedGeneration.Set(float64(snap.Generation))
-	r.log.Info().Str("event", "keystore_resealed").Str("fromKeyId", from).Str("keyId", cur).Int64("generation", snap.Generation).
+	r.log.Info().Str("event", logging.EventKeystoreResealed).Str("fromKeyId", from).Str("keyId", cur).Int64("generation", snap.Generation).
 		Msg("keystore re-sealed with the current key")
 }
 

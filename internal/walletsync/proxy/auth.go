@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/filereload"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // AuthOptions tune an Authenticator; zero values take the defaults.
@@ -115,7 +116,7 @@ func (a *Authenticator) Reload() (bool, error) {
 
 // Run re-reads the file every PollInterval until ctx ends.
 func (a *Authenticator) Run(ctx context.Context) {
-	filereload.Every(ctx, a.opts.PollInterval, a.Reload, a.log, "auth", "the previous users stay in force", nil)
+	filereload.Every(ctx, a.opts.PollInterval, a.Reload, a.log, filereload.Events{Reloaded: logging.EventAuthReloaded, Failed: logging.EventAuthReloadFailed}, "the previous users stay in force", nil)
 }
 
 // identity is who made a request.

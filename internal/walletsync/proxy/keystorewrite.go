@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/rs/zerolog"
 )
 
@@ -97,7 +98,7 @@ func (p *Proxy) keystoreWrite(ctx context.Context, r *http.Request, req request,
 		actx, acancel := context.WithTimeout(context.Background(), p.opts.CommitTimeout)
 		err := p.opts.Committer.Abort(actx, term, req.Method, false)
 		acancel()
-		ev := p.log.Warn().Str("event", "proxy_write_released").Str("method", req.Method).Int64("term", term).Str("walletd", a.out.name)
+		ev := p.log.Warn().Str("event", logging.EventProxyWriteReleased).Str("method", req.Method).Int64("term", term).Str("walletd", a.out.name)
 		if err != nil {
 			ev = ev.Err(err)
 		}

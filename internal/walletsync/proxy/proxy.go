@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -262,7 +263,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.requests.WithLabelValues(class, out.name).Inc()
 	p.metrics.duration.WithLabelValues(class).Observe(elapsed.Seconds())
 	ev := p.log.WithLevel(out.level).
-		Str("event", "proxy_request").
+		Str("event", logging.EventProxyRequest).
 		Str("method", method).
 		Str("class", class).
 		Str("outcome", out.name).

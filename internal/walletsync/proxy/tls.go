@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/filereload"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // CertReloader serves a certificate and key pair, and optionally the CA
@@ -90,7 +91,7 @@ func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 // Run re-reads the files every interval until ctx ends.
 func (c *CertReloader) Run(ctx context.Context) {
-	filereload.Every(ctx, c.interval, c.Reload, c.log, "tls", "the previous certificate is still served", nil)
+	filereload.Every(ctx, c.interval, c.Reload, c.log, filereload.Events{Reloaded: logging.EventTLSReloaded, Failed: logging.EventTLSReloadFailed}, "the previous certificate is still served", nil)
 }
 
 // TLSConfig is the proxy's server config: the pair in force and, with a
