@@ -61,7 +61,8 @@ func TestAdmissionPolicyOnTheNode(t *testing.T) {
 	}
 	sidecar := mountedTokenClient(t, n, ownUID)
 	patch := func(pod, body string) error {
-		_, err := sidecar.CoreV1().Pods(d.ns).Patch(ctx, pod, types.MergePatchType, []byte(body), metav1.PatchOptions{})
+		// Strategic merge: a container list is merged by name, not replaced.
+		_, err := sidecar.CoreV1().Pods(d.ns).Patch(ctx, pod, types.StrategicMergePatchType, []byte(body), metav1.PatchOptions{})
 		return err
 	}
 	if err := patch(own, `{"metadata":{"labels":{"factom.io/role":"follower"}}}`); err != nil {
