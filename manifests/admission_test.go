@@ -96,6 +96,7 @@ func TestAdmissionPolicyLetsTheSidecarChangeOnlyItsOwnRoleLabel(t *testing.T) {
 		"another label of its own pod": `{"metadata":{"labels":{"app.kubernetes.io/name":"other"}}}`,
 		"a new label on its own pod":   `{"metadata":{"labels":{"extra":"x"}}}`,
 		"an annotation of its own pod": `{"metadata":{"annotations":{"note":"x"}}}`,
+		"the image of its own pod":     `{"spec":{"containers":[{"name":"main","image":"registry.invalid/other:1"}]}}`,
 	} {
 		pod := "factom-wallet-0"
 		if strings.HasPrefix(name, "another pod") {

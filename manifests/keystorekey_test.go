@@ -2,6 +2,7 @@ package manifests_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
@@ -78,4 +80,38 @@ func keysOf(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// wallet.networkPolicy.proxyFrom replaces who may reach the proxy and
+// leaves the probe/metrics port to the namespace; the API server accepts
+// the result.
+func TestProxyNetworkPolicyAdmitsTheLabelledClients(t *testing.T) {
+	objs := decode(t, render(t, "helm", "template", "factom", "manifests/helm/factom-sidecar", "--namespace", "manifests-netpol",
+		"--set-json", `wallet.networkPolicy.proxyFrom=[{"podSelector":{"matchLabels":{"factom.io/wallet-client":"true"}}},{"namespaceSelector":{"matchLabels":{"factom.io/wallet-client":"true"}}}]`))
+	var np *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "NetworkPolicy" && o.GetName() == "factom-wallet" {
+			np = o
+		}
+	}
+	if np == nil {
+		t.Fatal("no factom-wallet NetworkPolicy")
+	}
+	rules, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
+	got := map[string]string{}
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		ports, _, _ := unstructured.NestedSlice(rule, "ports")
+		from, _, _ := unstructured.NestedSlice(rule, "from")
+		for _, p := range ports {
+			got[fmt.Sprint(p.(map[string]any)["port"])] = fmt.Sprint(from)
+		}
+	}
+	if want := "factom.io/wallet-client"; !strings.Contains(got["8189"], want) || !strings.Contains(got["8189"], "namespaceSelector") || strings.Contains(got["8099"], want) {
+		t.Fatalf("ingress by port: %v", got)
+	}
+	if _, ok := got["8089"]; ok {
+		t.Fatal("walletd's own port is admitted")
+	}
+	dryRunApply(t, "manifests-netpol", objs)
 }

@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 )
@@ -25,12 +27,15 @@ type proxySecurity struct {
 	tlsCertFile       string
 	tlsKeyFile        string
 	clientCAFile      string
+	walletdCAFile     string
 
 	walletd, factomd rpcLogin
 
-	auth  *proxy.Authenticator
-	certs *proxy.CertReloader
-	tls   *tls.Config
+	auth       *proxy.Authenticator
+	certs      *proxy.CertReloader
+	tls        *tls.Config
+	walletdCA  *jsonrpc.CATrust
+	walletdTLS *tls.Config // nil: Go's defaults (system roots for https)
 }
 
 func (s *proxySecurity) RegisterFlags(fs *flag.FlagSet) {
@@ -42,6 +47,7 @@ func (s *proxySecurity) RegisterFlags(fs *flag.FlagSet) {
 	s.walletd.RegisterFlags(fs, "walletd", "walletd's RPC user (walletd -walletuser), sent by the sidecar's own calls and by the proxy",
 		"file holding walletd's RPC password (walletd -walletpassword)")
 	registerFactomdLogin(&s.factomd, fs)
+	fs.StringVar(&s.walletdCAFile, "walletd-ca-file", "", "PEM certificate(s) the sidecar trusts for walletd's TLS (walletd -wallettls: its -walletcert, or the CA that signs it), re-read when it changes; needs an https --walletd-url")
 }
 
 func (s *proxySecurity) Validate() error {
@@ -70,6 +76,13 @@ func (s *proxySecurity) Validate() error {
 			errs = append(errs, config.Errorf("proxy-client-ca-file", "%s: no PEM certificate", s.clientCAFile))
 		}
 	}
+	if s.walletdCAFile != "" {
+		if pem, err := os.ReadFile(s.walletdCAFile); err != nil {
+			errs = append(errs, config.Errorf("walletd-ca-file", "%w", err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			errs = append(errs, config.Errorf("walletd-ca-file", "%s: no PEM certificate", s.walletdCAFile))
+		}
+	}
 	for _, l := range []*rpcLogin{&s.walletd, &s.factomd} {
 		if err := l.Validate(); err != nil {
 			errs = append(errs, err)
@@ -81,6 +94,12 @@ func (s *proxySecurity) Validate() error {
 // Setup loads the users and the certificate.
 func (s *proxySecurity) Setup(log zerolog.Logger) error {
 	var err error
+	if s.walletdCAFile != "" {
+		if s.walletdCA, err = jsonrpc.NewCATrust(s.walletdCAFile, log); err != nil {
+			return config.Errorf("walletd-ca-file", "%w", err)
+		}
+		s.walletdTLS = s.walletdCA.TLSConfig()
+	}
 	if s.authFile == "" {
 		log.Warn().Str("event", logging.EventProxyAuthOff).Msg("--proxy-auth-file is not set: any client that reaches the proxy may use the keystore; set it in production")
 	} else if s.auth, err = proxy.NewAuthenticator(s.authFile, proxy.AuthOptions{}, log); err != nil {
@@ -101,6 +120,7 @@ func (s *proxySecurity) options(o proxy.Options) proxy.Options {
 	o.Auth = s.auth
 	o.AllowWalletBackup = s.allowWalletBackup
 	o.WalletdUser, o.WalletdPassword = s.walletd.User, s.walletd.Password
+	o.WalletdTLS = s.walletdTLS
 	return o
 }
 
@@ -112,7 +132,8 @@ func (s *proxySecurity) listener(l net.Listener) net.Listener {
 	return tls.NewListener(l, s.tls)
 }
 
-// Run re-reads the auth file and the certificate until ctx ends.
+// Run re-reads the auth file, the certificate and walletd's CA until ctx
+// ends.
 func (s *proxySecurity) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if s.auth != nil {
@@ -120,6 +141,9 @@ func (s *proxySecurity) Run(ctx context.Context) {
 	}
 	if s.certs != nil {
 		wg.Go(func() { s.certs.Run(ctx) })
+	}
+	if s.walletdCA != nil {
+		wg.Go(func() { s.walletdCA.Run(ctx, 5*time.Second) })
 	}
 	wg.Wait()
 }

@@ -36,6 +36,11 @@ func TestBadProxySecurityFlagsExitWithUsageCode(t *testing.T) {
 		{name: "client CA without TLS", args: []string{"--proxy-client-ca-file=" + notPEM}, want: "invalid --proxy-client-ca-file"},
 		{name: "walletd user without password", args: []string{"--walletd-user=w"}, want: "invalid --walletd-user"},
 		{name: "empty walletd password", args: []string{"--walletd-user=w", "--walletd-password-file=" + empty}, want: "invalid --walletd-password-file"},
+		{name: "walletd CA that is not PEM", args: []string{"--walletd-url=https://127.0.0.1:8089", "--walletd-ca-file=" + notPEM}, want: "invalid --walletd-ca-file"},
+		{name: "walletd CA with a plain walletd url", args: []string{"--walletd-ca-file=" + notPEM}, want: "invalid --walletd-ca-file"},
+		{name: "empty walletd passphrase", args: []string{"--walletd-passphrase-file=" + empty}, want: "invalid --walletd-passphrase-file"},
+		{name: "missing walletd passphrase", args: []string{"--walletd-passphrase-file=" + filepath.Join(dir, "nope")}, want: "invalid --walletd-passphrase-file"},
+		{name: "previous keystore key of the wrong size", args: []string{"--keystore-previous-key-file=" + notPEM}, want: "invalid --keystore-previous-key-file"},
 		{name: "factomd password without user", args: []string{"--factomd-password-file=" + empty}, want: "invalid --factomd-user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

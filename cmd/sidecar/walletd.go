@@ -78,6 +78,8 @@ func (m *walletdMode) Validate() error {
 	var errs []error
 	if err := config.HTTPURL("walletd-url", m.walletdURL); err != nil {
 		errs = append(errs, err)
+	} else if m.security.walletdCAFile != "" && !strings.HasPrefix(m.walletdURL, "https://") {
+		errs = append(errs, config.Errorf("walletd-ca-file", "needs an https --walletd-url (walletd -wallettls), got %q", m.walletdURL))
 	}
 	if !strings.Contains(m.proxyListen, ":") {
 		errs = append(errs, config.Errorf("proxy-listen", "%q: want host:port or :port", m.proxyListen))
@@ -244,7 +246,7 @@ func (d debugLines) Write(p []byte) (int, error) {
 
 // walletdClient calls walletd with its RPC credentials, if any.
 func (m *walletdMode) walletdClient(rpcURL string, timeout time.Duration) *jsonrpc.Client {
-	return jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: timeout, User: m.security.walletd.User, Password: m.security.walletd.Password})
+	return jsonrpc.New(rpcURL, jsonrpc.Options{Timeout: timeout, User: m.security.walletd.User, Password: m.security.walletd.Password, TLS: m.security.walletdTLS})
 }
 
 // walletdRPCURL appends walletd's /v2 path to a base URL without one.

@@ -7,6 +7,7 @@ package jsonrpc
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Options struct {
 	User, Password string
 	// Transport replaces the default transport (tests inject faults here).
 	Transport http.RoundTripper
+	// TLS is the default transport's client TLS config (an https URL
+	// whose server certificate a CATrust checks).
+	TLS *tls.Config
 }
 
 // Client calls one JSON-RPC endpoint, e.g. http://127.0.0.1:8088/v2.
@@ -59,6 +63,7 @@ func New(url string, opts Options) *Client {
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: opts.Timeout,
+			TLSClientConfig:     opts.TLS,
 		}
 	}
 	rc.HTTPClient = &http.Client{Transport: transport, Timeout: opts.Timeout}

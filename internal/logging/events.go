@@ -72,6 +72,8 @@ const (
 	EventTakeoverPodWatchFailed     = "takeover_pod_watch_failed"
 	EventTLSReloadFailed            = "tls_reload_failed"
 	EventTLSReloaded                = "tls_reloaded"
+	EventWalletdCAReloadFailed      = "walletd_ca_reload_failed"
+	EventWalletdCAReloaded          = "walletd_ca_reloaded"
 	EventWalletdHealthy             = "walletd_healthy"
 	EventWalletdInitDone            = "walletd_init_done"
 	EventWalletdInitFailed          = "walletd_init_failed"
@@ -152,6 +154,8 @@ var Events = []string{
 	EventTakeoverPodWatchFailed,
 	EventTLSReloadFailed,
 	EventTLSReloaded,
+	EventWalletdCAReloadFailed,
+	EventWalletdCAReloaded,
 	EventWalletdHealthy,
 	EventWalletdInitDone,
 	EventWalletdInitFailed,

@@ -13,6 +13,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/proxy"
 	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
@@ -179,5 +180,43 @@ func TestEncryptedReplicas(t *testing.T) {
 		if t.Failed() {
 			t.Logf("--- %s logs:\n%s\n%s", rep.name, rep.logs.String(), rep.unlogs.String())
 		}
+	}
+}
+
+// A keystore write that walletd refuses because its wallet is locked
+// changed nothing: the client gets walletd's -32001, the leader stays in
+// sync and takes nothing back.
+func TestAWriteToALockedWalletdNeedsNoRollback(t *testing.T) {
+	key := freshKeystore(t)
+	ctx := context.Background()
+	const pass = walletd.Secret("locked-write passphrase")
+	path := walletPath(t, testPods[0])
+	if _, err := walletsync.InitWalletEncrypted(ctx, newStore(t, key), path, true, pass); err != nil {
+		t.Fatal(err)
+	}
+	w := startWalletd(t, path, "-encrypted")
+	until, err := w.client.UnlockWallet(ctx, pass, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := newReplica(t, testPods[0], key, w)
+	if err := leader.r.Promote(ctx, 1); err != nil {
+		t.Fatalf("promote: %v", err)
+	}
+	gen := leader.r.AppliedGeneration()
+	if err := testenv.Eventually(time.Until(until)+10*time.Second, 100*time.Millisecond, func() (bool, error) {
+		locked, err := w.client.Locked(ctx)
+		return locked, err
+	}); err != nil {
+		t.Fatalf("walletd did not lock again: %v", err)
+	}
+	p := serveProxy(t, leader, w.addr, proxy.Options{})
+	ans := rpcCall(t, p.url, walletd.MethodGenerateECAddress, nil)
+	if ans.Error == nil || ans.Error.Code != walletd.CodeLocked {
+		t.Fatalf("a write to a locked walletd: %+v", ans)
+	}
+	if !leader.r.InSync() || leader.r.AppliedGeneration() != gen || strings.Contains(leader.logs.String(), "keystore_rolled_back") {
+		t.Fatalf("the leader treated a refused write as a change: in sync %v, generation %d (was %d)\n%s",
+			leader.r.InSync(), leader.r.AppliedGeneration(), gen, leader.logs.String())
 	}
 }

@@ -29,25 +29,8 @@ func TestEncryptedWalletdCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 5*time.Minute)
-	issued := map[string]bool{}
-	var acked []string
-	generate := func(p *testenv.WalletPod, n int) {
-		t.Helper()
-		api := viaProxy(p)
-		for range n {
-			k, err := api.GenerateECAddress(ctx)
-			if err != nil {
-				t.Fatalf("generate-ec-address via %s: %v", p.Name, err)
-			}
-			if issued[k.Public] {
-				t.Fatalf("%s handed out twice", k.Public)
-			}
-			issued[k.Public] = true
-			acked = append(acked, k.Public)
-			seen.addKeys(k)
-		}
-	}
-	generate(leader, 5)
+	h := &handedOut{seen: &seen}
+	h.generate(t, ctx, leader, 5)
 	waitReplicated(t, c, leader)
 	seen.addBackup(t, direct(leader))
 
@@ -74,8 +57,8 @@ func TestEncryptedWalletdCluster(t *testing.T) {
 		t.Fatalf("the restarted walletd was not unlocked again: %v", err)
 	}
 
-	next, _ := crashLeader(t, c, leader, acked)
-	generate(next, 5)
+	next, _ := crashLeader(t, c, leader, h.acked)
+	h.generate(t, ctx, next, 5)
 	waitReplicated(t, c, next)
 
 	// A wrong passphrase: walletd stays locked, the pod unready with

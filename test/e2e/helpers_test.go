@@ -40,7 +40,7 @@ func viaProxy(p *testenv.WalletPod) *walletd.Client {
 // direct talks to a pod's walletd itself, to check what it holds.
 func direct(p *testenv.WalletPod) *walletd.Client {
 	user, password := p.Walletd.Credentials()
-	return walletd.New(jsonrpc.New(p.Walletd.URL(), jsonrpc.Options{Timeout: 30 * time.Second, User: user, Password: password}))
+	return walletd.New(jsonrpc.New(p.Walletd.URL(), jsonrpc.Options{Timeout: 30 * time.Second, User: user, Password: password, TLS: p.Walletd.ClientTLS()}))
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -202,4 +202,33 @@ func crashLeader(t *testing.T, c *testenv.Cluster, leader *testenv.WalletPod, ac
 		}
 	}
 	return next, held
+}
+
+// handedOut records the addresses clients received, to prove none is
+// handed out twice.
+type handedOut struct {
+	issued map[string]bool
+	acked  []string
+	seen   *secrets
+}
+
+// generate asks p's proxy for n EC addresses, each one new.
+func (h *handedOut) generate(t *testing.T, ctx context.Context, p *testenv.WalletPod, n int) {
+	t.Helper()
+	if h.issued == nil {
+		h.issued = map[string]bool{}
+	}
+	api := viaProxy(p)
+	for range n {
+		k, err := api.GenerateECAddress(ctx)
+		if err != nil {
+			t.Fatalf("generate-ec-address via %s: %v", p.Name, err)
+		}
+		if h.issued[k.Public] {
+			t.Fatalf("%s handed out twice", k.Public)
+		}
+		h.issued[k.Public] = true
+		h.acked = append(h.acked, k.Public)
+		h.seen.addKeys(k)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -173,6 +174,10 @@ func Run(ctx context.Context, env Env, opts Options) (res Result) {
 	// walletd's own (walletd prints the params of most calls).
 	for _, f := range finals {
 		writer.secrets.add(f.Seed)
+	}
+	// Nor the keystore's sealing key, in any of its text forms.
+	if raw, err := os.ReadFile(s.cluster.KeyFile); err == nil {
+		writer.secrets.AddKey(raw)
 	}
 	var dirs []string
 	for _, p := range s.cluster.Pods {

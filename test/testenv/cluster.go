@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,10 @@ type ClusterOptions struct {
 	// WalletdUser and WalletdPassword turn on walletd's RPC auth; the
 	// sidecars get them as --walletd-user and --walletd-password-file.
 	WalletdUser, WalletdPassword string
+	// WalletdTLS runs every walletd -wallettls with a certificate this CA
+	// signs; the sidecars get an https --walletd-url and the CA as
+	// --walletd-ca-file.
+	WalletdTLS *CA
 	// WalletdPassphrase runs every walletd -encrypted: walletd-init and
 	// the sidecars get it as --walletd-passphrase-file (PassphraseFile).
 	WalletdPassphrase string
@@ -208,8 +213,12 @@ func (p *WalletPod) Start(ctx context.Context) error {
 	}
 
 	if p.Walletd == nil {
-		w, err := StartWalletd(WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd, User: c.Opts.WalletdUser, Password: c.Opts.WalletdPassword,
-			Encrypted: c.Opts.WalletdPassphrase != ""})
+		wo := WalletdOptions{Dir: p.Dir, Factomd: c.Opts.Factomd, User: c.Opts.WalletdUser, Password: c.Opts.WalletdPassword,
+			Encrypted: c.Opts.WalletdPassphrase != ""}
+		if err := p.walletdTLS(&wo); err != nil {
+			return err
+		}
+		w, err := StartWalletd(wo)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -244,9 +253,13 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		p.Listen = p.listen
 	}
 	p.ProxyAddr = "127.0.0.1:" + strconv.Itoa(proxyPort)
+	scheme := "http://"
+	if c.Opts.WalletdTLS != nil {
+		scheme = "https://"
+	}
 	args := []string{"walletd",
 		"--listen", p.Listen, "--proxy-listen", p.ProxyAddr,
-		"--walletd-url", "http://" + walletdAddr,
+		"--walletd-url", scheme + walletdAddr,
 		"--kubeconfig", kubeconfig, "--namespace", c.Namespace, "--pod-name", p.Name,
 		"--keystore-key-file", c.KeyFile,
 		"--lease-duration", c.Opts.LeaseDuration.String(),
@@ -266,6 +279,9 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 	}
 	if c.Opts.WalletdPassphrase != "" {
 		args = append(args, "--walletd-passphrase-file", p.PassphraseFile())
+	}
+	if c.Opts.WalletdTLS != nil {
+		args = append(args, "--walletd-ca-file", filepath.Join(p.Dir, "walletd-ca.crt"))
 	}
 	args = append(args, c.Opts.ExtraArgs...)
 	if c.Opts.SidecarArgs != nil {
@@ -312,6 +328,27 @@ func (p *WalletPod) Stop() {
 	if p.Walletd != nil {
 		p.Walletd.Stop(5 * time.Second)
 	}
+}
+
+// walletdTLS issues the pod's walletd certificate (with WalletdTLS) and
+// writes it, its key and the CA the sidecar trusts into the pod's dir.
+func (p *WalletPod) walletdTLS(wo *WalletdOptions) error {
+	ca := p.cluster.Opts.WalletdTLS
+	if ca == nil {
+		return nil
+	}
+	certPEM, keyPEM, err := ca.Issue(int64(100+p.Index), false)
+	if err != nil {
+		return err
+	}
+	wo.TLSCert, wo.TLSKey = filepath.Join(p.Dir, "walletd.crt"), filepath.Join(p.Dir, "walletd.key")
+	for path, data := range map[string][]byte{wo.TLSCert: certPEM, wo.TLSKey: keyPEM, filepath.Join(p.Dir, "walletd-ca.crt"): ca.PEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	wo.ClientTLS = &tls.Config{RootCAs: ca.Pool()}
+	return nil
 }
 
 // PassphraseFile is the pod's mounted walletd passphrase (with

@@ -3,6 +3,7 @@ package testenv
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"os"
 	"strings"
 	"sync"
 )
@@ -48,4 +49,14 @@ func (s *Secrets) Found(text string) []int {
 func (s *Secrets) AddKey(raw []byte) {
 	s.Add(hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw),
 		base64.URLEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw))
+}
+
+// ReplaceFile replaces path by a rename, as a Secret volume update swaps
+// files: a reader sees the old content or the new one, never a mix.
+func ReplaceFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,6 +23,10 @@ type WalletdOptions struct {
 	User, Password string
 	// Port to listen on (0: a free one).
 	Port int
+	// TLSCert and TLSKey run walletd -wallettls with this PEM pair;
+	// ClientTLS is what clients trust it with.
+	TLSCert, TLSKey string
+	ClientTLS       *tls.Config
 	// Encrypted runs walletd -encrypted on an existing encrypted wallet
 	// file (walletd-init writes it): walletd starts locked.
 	Encrypted bool
@@ -36,7 +41,15 @@ type Walletd struct {
 }
 
 // URL is walletd's JSON-RPC endpoint.
-func (w *Walletd) URL() string { return fmt.Sprintf("http://127.0.0.1:%d/v2", w.Port) }
+func (w *Walletd) URL() string {
+	if w.opts.TLSCert != "" {
+		return fmt.Sprintf("https://127.0.0.1:%d/v2", w.Port)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/v2", w.Port)
+}
+
+// ClientTLS is the TLS config a client reaches walletd with (nil: plain HTTP).
+func (w *Walletd) ClientTLS() *tls.Config { return w.opts.ClientTLS }
 
 // Credentials are walletd's RPC user and password ("" when it has none).
 func (w *Walletd) Credentials() (user, password string) { return w.opts.User, w.opts.Password }
@@ -81,12 +94,15 @@ func (w *Walletd) start() error {
 	if w.opts.Encrypted {
 		args = append(args, "-encrypted")
 	}
+	if w.opts.TLSCert != "" {
+		args = append(args, "-wallettls", "-walletcert", w.opts.TLSCert, "-walletkey", w.opts.TLSKey)
+	}
 	p, err := Start("walletd", bin, args, nil, filepath.Join(w.opts.Dir, "walletd.log"))
 	if err != nil {
 		return err
 	}
 	w.Process = p
-	if err := waitHTTP(w.URL(), p, 30*time.Second); err != nil {
+	if err := waitHTTP(w.URL(), w.opts.ClientTLS, p, 30*time.Second); err != nil {
 		p.Kill()
 		return fmt.Errorf("walletd on port %d: %w\n%s", w.Port, err, tail(p.Logs(), 2000))
 	}
@@ -102,8 +118,8 @@ func (w *Walletd) Restart() error {
 
 // waitHTTP polls a JSON-RPC endpoint until it answers at all (any HTTP
 // status), or the process exits.
-func waitHTTP(url string, p *Process, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
+func waitHTTP(url string, tlsCfg *tls.Config, p *Process, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	return Eventually(timeout, 50*time.Millisecond, func() (bool, error) {
 		if p.Exited() {
 			return false, fmt.Errorf("exited with code %d", p.ExitCode())

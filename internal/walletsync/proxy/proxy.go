@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,6 +119,9 @@ type Options struct {
 	MaxImportKeys int
 	// Transport replaces the HTTP transport to walletd (tests).
 	Transport http.RoundTripper
+	// WalletdTLS is the client TLS config for an https WalletdURL
+	// (walletd -wallettls).
+	WalletdTLS *tls.Config
 	// Auth checks each client's basic auth and role (see auth.go); nil
 	// lets every client do everything but wallet-backup, as walletd does.
 	Auth *Authenticator
@@ -184,6 +188,8 @@ func New(opts Options) (*Proxy, error) {
 			MaxIdleConnsPerHost: 32,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
+			TLSClientConfig:     opts.WalletdTLS,
+			TLSHandshakeTimeout: 5 * time.Second,
 		}
 	}
 	rc := retryablehttp.NewClient()

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,11 +38,7 @@ func (ca *testCA) issue(t *testing.T, serial int64, client bool) (certPEM, keyPE
 // writeAtomic replaces path by a rename, as a Secret update swaps files.
 func writeAtomic(t *testing.T, path string, data []byte) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := testenv.ReplaceFile(path, data); err != nil {
 		t.Fatal(err)
 	}
 }
