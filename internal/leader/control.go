@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/control"
 )
@@ -60,7 +62,8 @@ func (e *Elector) onLeaseMeta(v leaseView) {
 		e.ctl.paused.Set(0)
 	}
 	to := control.SwitchoverTarget(ann, e.now())
-	if to == "" || to == e.cfg.PodName || v.holder() != e.cfg.PodName {
+	// While paused nobody would take a released Lease: no handover then.
+	if to == "" || to == e.cfg.PodName || v.holder() != e.cfg.PodName || control.Paused(ann) {
 		return
 	}
 	e.mu.Lock()
@@ -125,9 +128,14 @@ func (e *Elector) releaseReason(v leaseView) string {
 	return "lease released"
 }
 
-// clearSwitchover drops a switchover request from the Lease this replica
-// writes as the new holder: the request is done (or it names this pod).
-func clearSwitchover(l *coordinationv1.Lease) {
+// clearSwitchover drops a switchover request that is done (it names this
+// replica, the new holder) or expired from the Lease this replica writes.
+// A request for another pod stays: this replica retaking its own Lease
+// (a restart) hands over again once it leads.
+func (e *Elector) clearSwitchover(l *coordinationv1.Lease) {
+	if to := control.SwitchoverTarget(l.Annotations, e.now()); to != "" && to != e.cfg.PodName {
+		return
+	}
 	delete(l.Annotations, control.AnnotationSwitchoverTo)
 	delete(l.Annotations, control.AnnotationSwitchoverAt)
 }
@@ -144,9 +152,36 @@ func (e *Elector) handOver(st *termState, to string, cancelRun context.CancelFun
 	if ended {
 		e.announceEnd(st, reason)
 	}
-	if lock.wasReleased() {
+	// client-go releases only a Lease it has started renewing; a term
+	// handed over before that still holds the Lease this replica wrote.
+	if lock.wasReleased() || e.releaseHeld() {
 		e.log.Info().Str("event", "lease_handed_over").Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).Msg("released the lease for the switchover")
 	}
+}
+
+// releaseHeld releases the Lease if it still names this replica, the way
+// client-go does (no holder, 1 s), under the version it read.
+func (e *Elector) releaseHeld() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
+	defer cancel()
+	leases := e.election.CoordinationV1().Leases(e.cfg.Namespace)
+	for ctx.Err() == nil {
+		l, err := leases.Get(ctx, e.cfg.LeaseName, metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != e.cfg.PodName {
+			return false
+		}
+		none, one, now := "", int32(1), metav1.NewMicroTime(e.now())
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.AcquireTime, l.Spec.RenewTime = &none, &one, &now, &now
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		if err == nil {
+			return true
+		}
+		if !apierrors.IsConflict(err) {
+			e.log.Warn().Str("event", "lease_release_failed").Err(err).Msg("could not release the lease for the switchover; it expires instead")
+			return false
+		}
+	}
+	return false
 }
 
 // transitionKey carries the transition a promotion is for.
