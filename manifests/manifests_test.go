@@ -182,6 +182,14 @@ func TestHelmChartIsAcceptedByTheAPIServer(t *testing.T) {
 	dryRunApply(t, "manifests-helm", objs)
 }
 
+// The operator-rbac component is the chart's operatorRole.create, object
+// for object.
+func TestOperatorRBACComponentRendersWhatTheChartRenders(t *testing.T) {
+	component := comparable(decode(t, render(t, "kustomize", "build", "manifests/testdata/operator-rbac-overlay")))
+	chart := comparable(decode(t, render(t, "helm", "template", "factom", chartDir, "--namespace", "factom", "--set", "operatorRole.create=true")))
+	sameObjects(t, "the base with the operator-rbac component", component, "the chart with operatorRole.create", chart)
+}
+
 // The proxy-auth component is the chart's wallet.proxyAuthSecret, object
 // for object.
 func TestProxyAuthComponentRendersWhatTheChartRenders(t *testing.T) {

@@ -25,7 +25,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/test/bench"
 )
 
-var areaKeys = []string{"health", "leader", "proxy", "keystore", "audit", "node"}
+var areaKeys = []string{"health", "leader", "proxy", "keystore", "audit", "switchover", "node"}
 
 type config struct {
 	out      string
@@ -183,12 +183,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func skipped(key string) Area {
 	titles := map[string]string{
-		"health":   "factomd health (issue 2)",
-		"leader":   "Leader election (issue 3)",
-		"proxy":    "Write-gating proxy (issue 4)",
-		"keystore": "Keystore replication (issue 4)",
-		"node":     "The shipped manifests on a real node (issue 10)",
-		"audit":    auditTitle,
+		"health":     "factomd health (issue 2)",
+		"leader":     "Leader election (issue 3)",
+		"proxy":      "Write-gating proxy (issue 4)",
+		"keystore":   "Keystore replication (issue 4)",
+		"node":       "The shipped manifests on a real node (issue 10)",
+		"audit":      auditTitle,
+		"switchover": switchoverTitle,
 	}
 	return Area{Key: key, Title: titles[key], Skipped: true}
 }
@@ -262,6 +263,12 @@ func runArea(ctx context.Context, key string, cfg config, progress func(string))
 	case "node":
 		res, err := bench.MeasureNode(ctx, bench.NodeOptions{Trials: cfg.trials, Dir: dir, Progress: sub})
 		a = nodeArea(res)
+		if err != nil {
+			a.Rows, a.Err = nil, err.Error()
+		}
+	case "switchover":
+		res, err := bench.MeasureSwitchover(ctx, bench.SwitchoverOptions{Trials: cfg.trials, Dir: dir, Progress: sub})
+		a = switchoverArea(res)
 		if err != nil {
 			a.Rows, a.Err = nil, err.Error()
 		}

@@ -61,7 +61,8 @@ func (e *Elector) onLeaseMeta(v leaseView) {
 		e.ctl.paused.Set(0)
 	}
 	to := control.SwitchoverTarget(ann, e.now())
-	if to == "" || to == e.cfg.PodName || v.holder() != e.cfg.PodName {
+	// While paused nobody would take a released Lease: no handover then.
+	if to == "" || to == e.cfg.PodName || v.holder() != e.cfg.PodName || control.Paused(ann) {
 		return
 	}
 	e.mu.Lock()
@@ -126,9 +127,14 @@ func (e *Elector) releaseReason(v leaseView) string {
 	return "lease released"
 }
 
-// clearSwitchover drops a switchover request from the Lease this replica
-// writes as the new holder: the request is done (or it names this pod).
-func clearSwitchover(l *coordinationv1.Lease) {
+// clearSwitchover drops a switchover request that is done (it names this
+// replica, the new holder) or expired from the Lease this replica writes.
+// A request for another pod stays: this replica retaking its own Lease
+// (a restart) hands over again once it leads.
+func (e *Elector) clearSwitchover(l *coordinationv1.Lease) {
+	if to := control.SwitchoverTarget(l.Annotations, e.now()); to != "" && to != e.cfg.PodName {
+		return
+	}
 	delete(l.Annotations, control.AnnotationSwitchoverTo)
 	delete(l.Annotations, control.AnnotationSwitchoverAt)
 }

@@ -53,3 +53,40 @@ func TestAfterHoldDatesTheTakeoverFromTheEndOfTheHold(t *testing.T) {
 		t.Errorf("takeover without a hold: %s, %q", trigger, reason)
 	}
 }
+
+func TestHandoverOnlyFromAWritableUnpausedHolder(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	me := "factom-wallet-0"
+	lease := func(holder string, ann map[string]string) leaseView {
+		return leaseView{known: true, exists: true, observedAt: now,
+			lease: &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Annotations: ann}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}}
+	}
+	request := map[string]string{control.AnnotationSwitchoverTo: "factom-wallet-2", control.AnnotationSwitchoverAt: now.Format(time.RFC3339Nano)}
+	pausedRequest := map[string]string{control.AnnotationPaused: "true"}
+	for k, v := range request {
+		pausedRequest[k] = v
+	}
+	for name, tc := range map[string]struct {
+		v        leaseView
+		writable bool
+		want     string
+	}{
+		"writable holder":           {lease(me, request), true, "factom-wallet-2"},
+		"still promoting":           {lease(me, request), false, ""},
+		"paused":                    {lease(me, pausedRequest), true, ""},
+		"another pod holds it":      {lease("factom-wallet-1", request), true, ""},
+		"no request":                {lease(me, nil), true, ""},
+		"the request names the pod": {lease(me, map[string]string{control.AnnotationSwitchoverTo: me, control.AnnotationSwitchoverAt: now.Format(time.RFC3339Nano)}), true, ""},
+	} {
+		e := &Elector{cfg: Config{PodName: me}, now: func() time.Time { return now }, ctl: newOperatorControl(nil), cur: &termState{writable: tc.writable}}
+		e.onLeaseMeta(tc.v)
+		got := ""
+		select {
+		case got = <-e.ctl.handover:
+		default:
+		}
+		if got != tc.want {
+			t.Errorf("%s: handover to %q, want %q", name, got, tc.want)
+		}
+	}
+}

@@ -350,7 +350,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 	lease.Spec.LeaseTransitions = &term
 	lease.Spec.PreferredHolder = nil
 	lease.Annotations = e.annotations(lease.Annotations)
-	clearSwitchover(lease)
+	e.clearSwitchover(lease)
 	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		return acquisition{}, fmt.Errorf("update lease: %w", err)

@@ -41,6 +41,8 @@ func NewCommand(streams Streams) *cobra.Command {
 		Short:         "Operate the Factom walletd and factomd StatefulSets run with factom-sidecar",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Help and usage say "kubectl factom", as kubectl runs it.
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl factom"},
 	}
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)

@@ -123,19 +123,8 @@ type SwitchoverResult struct {
 // Switchover asks the leader to hand over to target (or the best in-sync
 // follower) and waits until target is the writable leader.
 func (c *Client) Switchover(ctx context.Context, target string, timeout time.Duration) (SwitchoverResult, error) {
-	r, err := c.Report(ctx)
+	from, to, start, err := c.requestSwitchover(ctx, target)
 	if err != nil {
-		return SwitchoverResult{}, err
-	}
-	from, to, err := chooseTarget(r, target)
-	if err != nil {
-		return SwitchoverResult{}, err
-	}
-	start := c.now()
-	if err := c.annotateLease(ctx, map[string]any{
-		control.AnnotationSwitchoverTo: to.Pod,
-		control.AnnotationSwitchoverAt: start.UTC().Format(time.RFC3339Nano),
-	}); err != nil {
 		return SwitchoverResult{}, err
 	}
 	res := SwitchoverResult{From: from, To: to.Pod}
@@ -155,6 +144,33 @@ func (c *Client) Switchover(ctx context.Context, target string, timeout time.Dur
 		return res, fmt.Errorf("switchover to %s: not the writable leader after %s (kubectl factom status shows why): %w", to.Pod, timeout, err)
 	}
 	return res, nil
+}
+
+// RequestSwitchover checks the target (or picks the best in-sync
+// follower) and asks the leader to hand over to it, without waiting. It
+// returns the leader, the target and when the request was written.
+func (c *Client) RequestSwitchover(ctx context.Context, target string) (from, to string, at time.Time, err error) {
+	from, cand, at, err := c.requestSwitchover(ctx, target)
+	return from, cand.Pod, at, err
+}
+
+func (c *Client) requestSwitchover(ctx context.Context, target string) (string, candidate, time.Time, error) {
+	r, err := c.Report(ctx)
+	if err != nil {
+		return "", candidate{}, time.Time{}, err
+	}
+	from, to, err := chooseTarget(r, target)
+	if err != nil {
+		return "", candidate{}, time.Time{}, err
+	}
+	start := c.now()
+	if err := c.annotateLease(ctx, map[string]any{
+		control.AnnotationSwitchoverTo: to.Pod,
+		control.AnnotationSwitchoverAt: start.UTC().Format(time.RFC3339Nano),
+	}); err != nil {
+		return "", candidate{}, time.Time{}, err
+	}
+	return from, to, start, nil
 }
 
 // candidate is a follower a switchover may hand over to.

@@ -136,3 +136,14 @@ func TestSwitchoverTargetChoice(t *testing.T) {
 		t.Errorf("switchover while paused: %v", err)
 	}
 }
+
+func TestUnknownOutputFormatIsRefusedBeforeAnyRequest(t *testing.T) {
+	var out, errOut bytes.Buffer
+	cmd := NewCommand(Streams{Out: &out, ErrOut: &errOut})
+	// An unreachable server: the refusal must come before any request.
+	cmd.SetArgs([]string{"status", "-o", "xml", "--server", "https://127.0.0.1:1"})
+	err := cmd.Execute()
+	if err == nil || err.Error() != `-o "xml": want table, wide, json or yaml` {
+		t.Errorf("err %v", err)
+	}
+}
