@@ -190,6 +190,17 @@ func TestOperatorRBACComponentRendersWhatTheChartRenders(t *testing.T) {
 	sameObjects(t, "the base with the operator-rbac component", component, "the chart with operatorRole.create", chart)
 }
 
+// The proxy-tls component is the chart's wallet.proxyTLS with a
+// cert-manager issuer, object for object.
+func TestProxyTLSComponentRendersWhatTheChartRenders(t *testing.T) {
+	component := comparable(decode(t, render(t, "kustomize", "build", "manifests/testdata/proxy-tls-overlay")))
+	chart := comparable(decode(t, render(t, "helm", "template", "factom", chartDir, "--namespace", "factom",
+		"--set", "wallet.proxyTLS.secretName=factom-wallet-proxy-tls",
+		"--set", "wallet.proxyTLS.certManager.issuerRef.kind=ClusterIssuer",
+		"--set", "wallet.proxyTLS.certManager.issuerRef.name=factom-ca")))
+	sameObjects(t, "the base with the proxy-tls component", component, "the chart with wallet.proxyTLS", chart)
+}
+
 // The proxy-auth component is the chart's wallet.proxyAuthSecret, object
 // for object.
 func TestProxyAuthComponentRendersWhatTheChartRenders(t *testing.T) {
