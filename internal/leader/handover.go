@@ -5,6 +5,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -49,22 +50,37 @@ func (e *Elector) releaseOwn(term int64) bool {
 	e.mu.Lock()
 	l := e.own.DeepCopy()
 	e.mu.Unlock()
-	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != e.cfg.PodName ||
-		l.Annotations[AnnotationProcess] != e.process || l.Spec.LeaseTransitions == nil || int64(*l.Spec.LeaseTransitions) != term {
-		return false
-	}
-	empty, one := "", int32(1)
-	now := metav1.NewMicroTime(e.now())
-	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &empty, &one
-	l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
 	defer cancel()
-	updated, err := e.election.CoordinationV1().Leases(e.cfg.Namespace).Update(ctx, l, metav1.UpdateOptions{})
-	if err != nil {
+	leases := e.election.CoordinationV1().Leases(e.cfg.Namespace)
+	for attempt := 0; ; attempt++ {
+		if !e.holds(l, term) {
+			return false
+		}
+		empty, one := "", int32(1)
+		now := metav1.NewMicroTime(e.now())
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &empty, &one
+		l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
+		updated, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+		if err == nil {
+			e.noteOwn(updated)
+			e.obs.observe(updated)
+			return true
+		}
+		// A renewal cancelled in flight may still have landed: read the
+		// Lease once and release it if it still names this term.
+		if apierrors.IsConflict(err) && attempt == 0 {
+			if l, err = leases.Get(ctx, e.cfg.LeaseName, metav1.GetOptions{}); err == nil {
+				continue
+			}
+		}
 		e.log.Warn().Str("event", "lease_release_failed").Int64("term", term).Err(err).Msg("could not release the lease; it expires on its own")
 		return false
 	}
-	e.noteOwn(updated)
-	e.obs.observe(updated)
-	return true
+}
+
+// holds reports whether l names this process as the holder of term.
+func (e *Elector) holds(l *coordinationv1.Lease, term int64) bool {
+	return l != nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == e.cfg.PodName &&
+		l.Annotations[AnnotationProcess] == e.process && l.Spec.LeaseTransitions != nil && int64(*l.Spec.LeaseTransitions) == term
 }
