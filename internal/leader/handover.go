@@ -51,7 +51,7 @@ func (e *Elector) releaseOwn(term int64) bool {
 	e.mu.Lock()
 	l := e.own.DeepCopy()
 	e.mu.Unlock()
-	if !e.holdsTerm(l, term) {
+	if !e.holds(l, term) {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RenewDeadline)
@@ -61,7 +61,7 @@ func (e *Elector) releaseOwn(term int64) bool {
 		// Written since by someone else, but perhaps only its annotations
 		// (a switchover request names the next holder there): read it
 		// once, and release it if this process still holds the term.
-		if cur, gerr := e.election.CoordinationV1().Leases(e.cfg.Namespace).Get(ctx, e.cfg.LeaseName, metav1.GetOptions{}); gerr == nil && e.holdsTerm(cur, term) {
+		if cur, gerr := e.election.CoordinationV1().Leases(e.cfg.Namespace).Get(ctx, e.cfg.LeaseName, metav1.GetOptions{}); gerr == nil && e.holds(cur, term) {
 			updated, err = e.release(ctx, cur)
 		}
 	}
@@ -74,8 +74,8 @@ func (e *Elector) releaseOwn(term int64) bool {
 	return true
 }
 
-// holdsTerm reports whether l is held by this process for term.
-func (e *Elector) holdsTerm(l *coordinationv1.Lease, term int64) bool {
+// holds reports whether l names this process as the holder of term.
+func (e *Elector) holds(l *coordinationv1.Lease, term int64) bool {
 	return l != nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == e.cfg.PodName &&
 		l.Annotations[AnnotationProcess] == e.process && l.Spec.LeaseTransitions != nil && int64(*l.Spec.LeaseTransitions) == term
 }

@@ -2,14 +2,19 @@ package leader
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func fakeElector(t *testing.T, lease *coordinationv1.Lease) (*Elector, *fake.Clientset) {
@@ -71,5 +76,31 @@ func TestAcquisitionAnnotations(t *testing.T) {
 	}
 	if _, ok := a[AnnotationProxyAddress]; ok {
 		t.Fatalf("the previous holder's proxy address was kept: %v", a)
+	}
+}
+
+// TestReleaseAfterARenewalItDidNotSee: a renewal cancelled in flight may
+// have landed, so the release's conditional update conflicts; it reads the
+// Lease once and still releases it while it names this term.
+func TestReleaseAfterARenewalItDidNotSee(t *testing.T) {
+	ctx := context.Background()
+	e, cs := fakeElector(t, leaseNaming("factom-wallet-0", "mine", 4))
+	leases := cs.CoordinationV1().Leases("ns")
+	l, _ := leases.Get(ctx, "l", metav1.GetOptions{})
+	e.noteOwn(l)
+	conflicts := 0
+	cs.PrependReactor("update", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts == 0 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, "l", errors.New("renewed meanwhile"))
+		}
+		return false, nil, nil
+	})
+	if !e.releaseOwn(4) {
+		t.Fatal("did not release after a conflict")
+	}
+	got, _ := leases.Get(ctx, "l", metav1.GetOptions{})
+	if conflicts != 1 || *got.Spec.HolderIdentity != "" {
+		t.Fatalf("conflicts %d, holder %q after the release", conflicts, *got.Spec.HolderIdentity)
 	}
 }

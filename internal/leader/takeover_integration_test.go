@@ -48,11 +48,11 @@ func newTakeoverCluster(t *testing.T, advertiseProxies bool) *takeoverCluster {
 	}
 	if advertiseProxies {
 		opts.SidecarArgs = func(p *testenv.WalletPod) []string {
-			probe, err := testenv.StartTCPProxy(p.Listen)
+			probe, err := testenv.StartTCPProxyAvoiding(p.Listen, p.Listen, p.ProxyAddr)
 			if err != nil {
 				t.Fatal(err)
 			}
-			prox, err := testenv.StartTCPProxy(p.ProxyAddr)
+			prox, err := testenv.StartTCPProxyAvoiding(p.ProxyAddr, p.Listen, p.ProxyAddr)
 			if err != nil {
 				t.Fatal(err)
 			}

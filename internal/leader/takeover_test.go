@@ -224,13 +224,25 @@ func TestTakeoverPublishesAfterRefusalsAndRank(t *testing.T) {
 	if !strings.Contains(ev.String(), "127.0.0.1:1") || !strings.Contains(ev.String(), "127.0.0.1:2") {
 		t.Fatalf("evidence %q does not name the refused addresses", ev)
 	}
-	// The Lease moved on (another replica took it): the evidence is not
-	// for this version.
-	if _, ok := tk.ready(leaseOf("factom-wallet-0", "theirs", "11", 4)); ok {
-		t.Fatal("evidence used against another version of the Lease")
+	// Only the Lease's metadata changed (an annotation): still the same
+	// holder, term and renewal.
+	if _, ok := tk.ready(leaseOf("factom-wallet-0", "theirs", "11", 4)); !ok {
+		t.Fatal("evidence voided by a metadata-only change of the Lease")
 	}
-	// A renewal: the holder lives; everything gathered is dropped.
+	// The Lease moved on (another replica took it): the evidence is not
+	// for it.
+	if _, ok := tk.ready(leaseOf("factom-wallet-1", "other", "11", 5)); ok {
+		t.Fatal("evidence used against another holder's Lease")
+	}
+	// A renewal the takeover has not processed yet voids it too.
 	renewed := leaseOf("factom-wallet-0", "theirs", "12", 4)
+	renewAt := metav1.NewMicroTime(clk.now())
+	renewed.lease.Spec.RenewTime = &renewAt
+	if _, ok := tk.ready(renewed); ok {
+		t.Fatal("evidence used against a renewed Lease")
+	}
+	// The renewal processed: the holder lives; everything gathered is
+	// dropped.
 	tk.leaseChanged(renewed)
 	if _, ok := tk.ready(renewed); ok {
 		t.Fatal("evidence survived a renewal")

@@ -27,7 +27,7 @@ type target struct {
 	holder, process           string
 	address, proxy, container string
 	term                      int64
-	acquired                  time.Time
+	acquired, renewed         time.Time
 	rv                        string
 }
 
@@ -47,6 +47,9 @@ func targetOf(v leaseView, me, myProcess string) (target, bool) {
 	if v.lease.Spec.AcquireTime != nil {
 		t.acquired = v.lease.Spec.AcquireTime.Time
 	}
+	if v.lease.Spec.RenewTime != nil {
+		t.renewed = v.lease.Spec.RenewTime.Time
+	}
 	if t.holder == me && t.process == myProcess {
 		return target{}, false
 	}
@@ -54,10 +57,11 @@ func targetOf(v leaseView, me, myProcess string) (target, bool) {
 }
 
 // published is evidence ready for the campaign, valid only while the Lease
-// is at the version it was gathered against.
+// shows the holder, term and renewal it was gathered against (a change of
+// its metadata alone, such as an annotation, does not void it).
 type published struct {
-	rv string
-	ev evidence
+	tgt target
+	ev  evidence
 }
 
 // takeover gathers evidence about the holder's process while this replica
@@ -137,7 +141,8 @@ func (t *takeover) leaseChanged(v leaseView) {
 func (t *takeover) ready(v leaseView) (evidence, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.pub == nil || v.lease == nil || t.pub.rv != v.lease.ResourceVersion {
+	cur, ok := targetOf(v, t.me, t.process)
+	if t.pub == nil || !ok || !cur.same(t.pub.tgt) || !cur.renewed.Equal(t.pub.tgt.renewed) {
 		return evidence{}, false
 	}
 	return t.pub.ev, true
@@ -188,7 +193,7 @@ func (t *takeover) evaluateLocked() bool {
 		return false
 	}
 	first := t.pub == nil
-	t.pub = &published{rv: t.tgt.rv, ev: *ev}
+	t.pub = &published{tgt: t.tgt, ev: *ev}
 	return first
 }
 

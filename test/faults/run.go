@@ -281,7 +281,7 @@ func (s *schedule) advertiseArgs(p *testenv.WalletPod) []string {
 	var args []string
 	var made []*testenv.TCPProxy
 	for _, f := range []struct{ flag, target string }{{"--advertise-address", p.Listen}, {"--advertise-proxy-address", p.ProxyAddr}} {
-		tp, err := testenv.StartTCPProxy(f.target)
+		tp, err := testenv.StartTCPProxyAvoiding(f.target, p.Listen, p.ProxyAddr)
 		if err != nil {
 			s.opts.Logf("advertise proxy for %s: %v; it advertises its own address", p.Name, err)
 			continue

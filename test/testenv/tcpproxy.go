@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -45,6 +46,20 @@ func StartTCPProxy(target string) (*TCPProxy, error) {
 	p.wg.Add(1)
 	go p.accept(l)
 	return p, nil
+}
+
+// StartTCPProxyAvoiding is StartTCPProxy on a port none of avoid names:
+// ports a process has been given but not yet bound (FreePort), which the
+// kernel may otherwise hand to the proxy.
+func StartTCPProxyAvoiding(target string, avoid ...string) (*TCPProxy, error) {
+	for range 20 {
+		p, err := StartTCPProxy(target)
+		if err != nil || !slices.Contains(avoid, p.Addr()) {
+			return p, err
+		}
+		defer p.Close() // held until a free one is found, then let go
+	}
+	return nil, errors.New("tcp proxy: no port apart from the ones to avoid")
 }
 
 // Addr is the proxy's host:port.
