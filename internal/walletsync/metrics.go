@@ -3,6 +3,7 @@ package walletsync
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/control"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
 )
 
@@ -18,8 +19,9 @@ type metrics struct {
 }
 
 // newMetrics registers the replication metrics; sealedBytes reports the
-// size of the newest Secret seen (ok false before the first one).
-func newMetrics(reg prometheus.Registerer, sealedBytes func() (n int, ok bool)) *metrics {
+// size of the newest Secret seen and historyEntries the transitions its
+// leader history holds (ok false before the first one).
+func newMetrics(reg prometheus.Registerer, sealedBytes, historyEntries func() (n int, ok bool)) *metrics {
 	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
 	m := &metrics{
 		appliedGeneration: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -68,7 +70,7 @@ func newMetrics(reg prometheus.Registerer, sealedBytes func() (n int, ok bool)) 
 	}
 	if reg != nil {
 		reg.MustRegister(m.appliedGeneration, m.inSync, m.lag, m.commitDuration, m.commits, m.promoteDuration, m.rejected, m.replayed,
-			&sizeCollector{sealedBytes: sealedBytes})
+			&sizeCollector{sealedBytes: sealedBytes, historyEntries: historyEntries})
 	}
 	return m
 }
@@ -78,7 +80,8 @@ func newMetrics(reg prometheus.Registerer, sealedBytes func() (n int, ok bool)) 
 // limit coming before writes fail with keystore_too_large. Nothing is
 // reported before the first version is seen.
 type sizeCollector struct {
-	sealedBytes func() (int, bool)
+	sealedBytes    func() (int, bool)
+	historyEntries func() (int, bool)
 }
 
 var (
@@ -88,12 +91,15 @@ var (
 		"Largest sealed keystore a commit may write (a Secret holds 1 MiB, less a margin for metadata).", nil, nil)
 	sizeRatioDesc = prometheus.NewDesc("factom_sidecar_keystore_size_ratio",
 		"Sealed keystore size as a fraction of its limit; at 1 keystore writes fail (keystore_too_large).", nil, nil)
+	historyEntriesDesc = prometheus.NewDesc("factom_sidecar_leader_history_entries",
+		"Leader transitions the keystore Secret's history holds (kubectl factom history; the last 100 are kept).", nil, nil)
 )
 
 func (c *sizeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sealedBytesDesc
 	ch <- sealedLimitDesc
 	ch <- sizeRatioDesc
+	ch <- historyEntriesDesc
 }
 
 func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -104,6 +110,29 @@ func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(sealedBytesDesc, prometheus.GaugeValue, float64(n))
 	ch <- prometheus.MustNewConstMetric(sizeRatioDesc, prometheus.GaugeValue, float64(n)/store.MaxSealedBytes)
+	if h, ok := c.historyEntries(); ok {
+		ch <- prometheus.MustNewConstMetric(historyEntriesDesc, prometheus.GaugeValue, float64(h))
+	}
+}
+
+// historyEntries is the length of the leader history in the newest Secret
+// the watch delivered; a history that does not parse is not reported.
+func (r *Replicator) historyEntries() (int, bool) {
+	r.latestMu.Lock()
+	raw := ""
+	if r.latest != nil {
+		raw = r.latest.Annotations[control.AnnotationHistory]
+	}
+	seen := r.latest != nil
+	r.latestMu.Unlock()
+	if !seen {
+		return 0, false
+	}
+	h, err := control.ParseHistory(raw)
+	if err != nil {
+		return 0, false
+	}
+	return len(h), true
 }
 
 // sealedBytes is the sealed size in the newest Secret the watch delivered.

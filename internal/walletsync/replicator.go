@@ -151,7 +151,7 @@ func New(cfg Config) (*Replicator, error) {
 		derivers: map[walletd.Secret]*keystore.Deriver{},
 		wake:     make(chan struct{}, 1),
 	}
-	r.metrics = newMetrics(cfg.Registerer, r.sealedBytes)
+	r.metrics = newMetrics(cfg.Registerer, r.sealedBytes, r.historyEntries)
 	r.events = &eventer{client: cfg.Kube, namespace: cfg.Namespace, pod: cfg.PodName, log: r.log}
 	r.reason.Store("keystore not read yet")
 	r.lastReject.Store("")
