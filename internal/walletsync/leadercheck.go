@@ -14,7 +14,8 @@ import (
 // restarted, takes the lease again and promotes while the old import is
 // still running on walletd, which goes on adding keys after promotion
 // reconciled. No client was acknowledged those keys, so they are taken
-// back like any uncommitted write. Only public keys are compared.
+// back like any uncommitted write, once two checks in a row saw them.
+// Only public keys are compared. Caller holds mu.
 func (r *Replicator) unaccountedKeys(ctx context.Context, st *keystore.State) (int, error) {
 	want, err := r.accountedFor(st)
 	if err != nil {
@@ -28,12 +29,20 @@ func (r *Replicator) unaccountedKeys(ctx context.Context, st *keystore.State) (i
 	if err != nil {
 		return 0, fmt.Errorf("list walletd's identity keys: %w", err)
 	}
+	// A key counts only when the previous check saw it unaccounted too: a
+	// write walletd has made whose commit is still on its way (a path that
+	// did not go through Prepare) is accounted for by the next check.
+	seen := make(map[string]bool)
 	extra := 0
 	for _, k := range append(addrs, ids...) {
 		if !want[k.Public] {
-			extra++
+			seen[k.Public] = true
+			if r.unaccounted[k.Public] {
+				extra++
+			}
 		}
 	}
+	r.unaccounted = seen
 	return extra, nil
 }
 

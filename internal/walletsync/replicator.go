@@ -91,6 +91,7 @@ type Replicator struct {
 	// leader: the public keys accountedState accounts for (leadercheck.go)
 	accounted      map[string]bool
 	accountedState *keystore.State
+	unaccounted    map[string]bool // keys the last check found unaccounted for
 	writing        bool            // a prepared proxy write is running on walletd (Prepare until Commit or Abort)
 	local          *localView      // follower: what walletd holds
 	lastApplied    *store.Snapshot // follower: last version applied to walletd
