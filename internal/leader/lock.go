@@ -23,7 +23,6 @@ type trackingLock struct {
 	mu         sync.Mutex
 	lastHolder string // holder in the latest record read
 	last       rl.LeaderElectionRecord
-	released   bool
 }
 
 func (l *trackingLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, error) {
@@ -63,9 +62,6 @@ func (l *trackingLock) write(ctx context.Context, rec rl.LeaderElectionRecord, f
 	l.mu.Lock()
 	l.last = rec
 	l.lastHolder = rec.HolderIdentity
-	if rec.HolderIdentity == "" {
-		l.released = true
-	}
 	l.mu.Unlock()
 	if rec.HolderIdentity == l.identity && l.onRenew != nil {
 		l.onRenew(sent, rec)
@@ -78,11 +74,4 @@ func (l *trackingLock) record() rl.LeaderElectionRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.last
-}
-
-// wasReleased reports whether this lock released the Lease.
-func (l *trackingLock) wasReleased() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.released
 }

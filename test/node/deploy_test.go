@@ -266,7 +266,16 @@ func (d *deployment) writesAndReads(t *testing.T) {
 		t.Fatalf("generate-ec-address answered %+v", a.Public)
 	}
 	// Every replica behind the read Service holds the new key once in sync.
-	read := d.serviceURL(t, "factom-wallet-read")
+	d.waitReadBack(t, "factom-wallet-read", a.Public)
+}
+
+// waitReadBack reads all-addresses through the read Service six times (so
+// the Service's load balancing reaches every replica) and waits each time
+// until the answering replica holds public.
+func (d *deployment) waitReadBack(t *testing.T, service, public string) {
+	t.Helper()
+	ctx := context.Background()
+	read := d.serviceURL(t, service)
 	for i := 0; i < 6; i++ {
 		err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
 			var all struct{ Addresses []Address }
@@ -274,11 +283,11 @@ func (d *deployment) writesAndReads(t *testing.T) {
 				return false, err
 			}
 			for _, x := range all.Addresses {
-				if x.Public == a.Public {
+				if x.Public == public {
 					return true, nil
 				}
 			}
-			return false, fmt.Errorf("a replica behind factom-wallet-read lacks %s", a.Public)
+			return false, fmt.Errorf("a replica behind %s lacks %s", service, public)
 		})
 		if err != nil {
 			t.Fatal(err)

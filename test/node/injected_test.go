@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -70,24 +69,7 @@ func TestInjectedThirdPartyDeployment(t *testing.T) {
 		if err := Call(ctx, d.serviceURL(t, "community-walletd-proxy"), "generate-ec-address", nil, &a); err != nil {
 			t.Fatalf("write: %v", err)
 		}
-		read := d.serviceURL(t, "community-walletd-read")
-		for i := 0; i < 6; i++ {
-			err := testenv.Eventually(time.Minute, 200*time.Millisecond, func() (bool, error) {
-				var all struct{ Addresses []Address }
-				if err := Call(ctx, read, "all-addresses", nil, &all); err != nil {
-					return false, err
-				}
-				for _, x := range all.Addresses {
-					if x.Public == a.Public {
-						return true, nil
-					}
-				}
-				return false, fmt.Errorf("a replica lacks %s", a.Public)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		d.waitReadBack(t, "community-walletd-read", a.Public)
 	})
 	t.Run("re-applying the deployment changes no pod", func(t *testing.T) {
 		// kubectl may report "configured" (client-side apply patches
