@@ -131,9 +131,15 @@ retrying every 100 ms after an error; a failover's figure is the time from the d
 of the first write sent after it. Each trial starts from a converged system (every pod Ready, one
 leader). "Pod deleted" is ` + "`kubectl delete pod`" + ` of the leader (SIGTERM: a graceful handover);
 "sidecar killed" is SIGKILL of the leader's sidecar process inside its container, from the host (the
-pod and walletd live on; the kubelet restarts the container).`
+pod and walletd live on; the kubelet restarts the container). A rollout trial restarts the whole wallet
+StatefulSet under the same client, alternating ` + "`kubectl factom rollout restart`" + ` (the shipped OnDelete
+strategy: followers first, one switchover, then the old leader) with the baseline ` + "`kubectl rollout restart`" + `
+after switching the StatefulSet to RollingUpdate (the controller replaces the highest ordinal first), until
+every pod is replaced, converged and a write sent after that is acknowledged; leadership changes are the
+Lease's transitions over the trial.`
 
 var nodeReading = []string{
 	"A deleted leader pod hands over on SIGTERM (the sidecar closes writes, finishes the ones in flight and releases the Lease), so clients wait for the handover plus the Service's switch to the relabelled pod, not for the lease. Its old leader keeps serving from the delete until the kubelet's SIGTERM, so the first write sent after the delete is often answered at once; the longest time without an acknowledgement is the client-visible failover.",
-	"A killed sidecar cannot release the Lease. When the kubelet restarts its container at once, the restarted process (its pod still holds the Lease) takes it again under a new term in about a second; a container killed again soon meets the kubelet's restart back-off (10 s, then 20 s, ...), and then another replica takes over only when the lease expires (15 s by default): most trials here. Taking over early on evidence of a dead leader is what would shorten this.",
+	"A killed sidecar cannot release the Lease. Its pod's IP then refuses connections on the sidecar's ports (or, once the kubelet has restarted the container, another process answers there) and the kubelet reports the container terminated: the followers take that as evidence and one takes the Lease early under a new term; the restarted process, whose predecessor's term it never reuses, rejoins as a follower. Without early takeover (`--early-takeover=false`) a follower waits for the lease to expire (15 s by default).",
+	"A rollout by the plugin moves the leadership once, by a switchover to a follower already replaced; the controller's RollingUpdate replaces the highest ordinal first, so the leadership moves once per replaced leader (twice when the leader is not the last pod replaced and the next leader is replaced after it). Each replaced follower costs the Service nothing; the switchover costs the handover's round trips.",
 }

@@ -55,7 +55,7 @@ func NewCommand(streams Streams) *cobra.Command {
 	pf.StringVar(&o.names.BridgeSelector, "bridge-selector", o.names.BridgeSelector, "label selector of the factomd pods")
 	pf.DurationVar(&o.timeout, "request-timeout-each", 5*time.Second, "timeout of each API request (a sidecar's /status included)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return ValidOutput(o.output) }
-	root.AddCommand(o.statusCommand(), o.historyCommand())
+	root.AddCommand(o.statusCommand(), o.historyCommand(), o.rolloutCommand())
 	for _, c := range o.controlCommands() {
 		root.AddCommand(c)
 	}

@@ -203,16 +203,9 @@ func chooseTarget(r *Report, want string) (string, candidate, error) {
 		if want != "" && w.Pod != want {
 			continue
 		}
-		reason := ""
-		switch {
-		case w.Pod == from:
+		reason := w.unfit()
+		if w.Pod == from {
 			reason = "it is already the leader"
-		case w.Error != "":
-			reason = w.Error
-		case !w.InSync:
-			reason = "it is not in sync: " + w.SyncMessage
-		case !w.WalletdOK:
-			reason = "its walletd is unhealthy: " + w.Walletd
 		}
 		if reason != "" {
 			if want != "" {
@@ -231,4 +224,19 @@ func chooseTarget(r *Report, want string) (string, candidate, error) {
 		return "", candidate{}, fmt.Errorf("%w: no in-sync follower", ErrRefused)
 	}
 	return from, *best, nil
+}
+
+// unfit says why a follower cannot take the leadership (a switchover's
+// target, a rollout's next leader), or "" when it can: its sidecar
+// answered, it is in sync, its walletd is healthy.
+func (w WalletRow) unfit() string {
+	switch {
+	case w.Error != "":
+		return w.Error
+	case !w.InSync:
+		return "it is not in sync: " + w.SyncMessage
+	case !w.WalletdOK:
+		return "its walletd is unhealthy: " + w.Walletd
+	}
+	return ""
 }

@@ -15,13 +15,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
@@ -198,30 +194,11 @@ func operatorKubeconfig(ctx context.Context, path string) error {
 	if err := env.kube.ApplyManifest(ctx, rolePath, ns); err != nil {
 		return err
 	}
-	if _, err := env.admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: operatorSA}}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("operator service account: %w", err)
-	}
-	if _, err := env.admin.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: operatorSA},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "factom-operator"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: operatorSA, Namespace: ns}},
-	}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("operator role binding: %w", err)
-	}
-	cfg, err := env.kube.ServiceAccountConfig(ctx, ns, operatorSA, time.Hour)
+	cfg, err := env.kube.RoleKubeconfig(ctx, path, ns, operatorSA, "factom-operator", time.Hour)
 	if err != nil {
-		return err
-	}
-	env.operator = cfg
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
-	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "operator", Namespace: ns}
-	kc.CurrentContext = "test"
-	env.kubeconfig = path
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		return fmt.Errorf("operator kubeconfig: %w", err)
 	}
+	env.operator, env.kubeconfig = cfg, path
 	return nil
 }
 

@@ -17,9 +17,12 @@ import (
 
 // NodeOptions tune MeasureNode.
 type NodeOptions struct {
-	Trials   int // per failover kind (default 10)
-	Dir      string
-	Progress func(string)
+	Trials int // per failover kind (default 10)
+	// RolloutTrials is the restarts of the wallet StatefulSet per way
+	// (the plugin's, the controller's); default 3.
+	RolloutTrials int
+	Dir           string
+	Progress      func(string)
 }
 
 // NodeResults are the real-node figures: what an operator's first apply
@@ -32,6 +35,10 @@ type NodeResults struct {
 	// longest time without an acknowledgement around it.
 	PodDeleted, PodDeletedGap       Latencies
 	SidecarKilled, SidecarKilledGap Latencies
+	// Restarts of the whole wallet StatefulSet under the same client:
+	// `kubectl factom rollout restart` against `kubectl rollout restart`
+	// of a RollingUpdate StatefulSet, alternating.
+	RolloutPlugin, RolloutBaseline []RolloutTrial
 }
 
 const nodeNS = "factom-local"
@@ -41,6 +48,9 @@ const nodeNS = "factom-local"
 func MeasureNode(ctx context.Context, opts NodeOptions) (NodeResults, error) {
 	if opts.Trials <= 0 {
 		opts.Trials = 10
+	}
+	if opts.RolloutTrials <= 0 {
+		opts.RolloutTrials = 3
 	}
 	if opts.Progress == nil {
 		opts.Progress = func(string) {}
@@ -96,6 +106,22 @@ func MeasureNode(ctx context.Context, opts NodeOptions) (NodeResults, error) {
 			r.PodDeleted, r.PodDeletedGap = Summarize(firsts), Summarize(gaps)
 		} else {
 			r.SidecarKilled, r.SidecarKilledGap = Summarize(firsts), Summarize(gaps)
+		}
+	}
+	for i := 0; i < opts.RolloutTrials; i++ {
+		for _, plugin := range []bool{true, false} {
+			way := map[bool]string{true: "kubectl factom rollout restart", false: "kubectl rollout restart (RollingUpdate)"}[plugin]
+			tr, err := rolloutTrial(ctx, n, url, plugin)
+			if err != nil {
+				return r, fmt.Errorf("%s, trial %d: %w", way, i+1, err)
+			}
+			if plugin {
+				r.RolloutPlugin = append(r.RolloutPlugin, tr)
+			} else {
+				r.RolloutBaseline = append(r.RolloutBaseline, tr)
+			}
+			opts.Progress(fmt.Sprintf("%s %d/%d: took %s, unavailable %s, longest gap %s, %d failed writes, %d leadership changes", way, i+1, opts.RolloutTrials,
+				tr.Took.Round(time.Second), tr.Unavailable.Round(time.Millisecond), tr.LongestGap.Round(time.Millisecond), tr.Failed, tr.LeaseTransitions))
 		}
 	}
 	return r, nil

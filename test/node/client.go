@@ -135,3 +135,29 @@ func (w *Writer) WaitAckAfter(t0 time.Time, timeout time.Duration) (time.Time, e
 	})
 	return at, err
 }
+
+// Unavailable is the time between from and to spent in gaps between
+// acknowledgements longer than threshold: the write unavailability a
+// client writing in a loop saw, its ordinary call latency left out.
+func (w *Writer) Unavailable(from, to time.Time, threshold time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	prev, total := from, time.Duration(0)
+	add := func(at time.Time) {
+		if g := at.Sub(prev); g > threshold {
+			total += g
+		}
+		prev = at
+	}
+	for _, a := range w.acks {
+		if a.answered.Before(from) {
+			continue
+		}
+		if a.answered.After(to) {
+			break
+		}
+		add(a.answered)
+	}
+	add(to)
+	return total
+}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -97,10 +99,16 @@ func (k *Kube) WriteKubeconfig(path string, user User) error {
 	case Node:
 		token, name = k.nodeToken, "node"
 	}
+	return k.WriteTokenKubeconfig(path, name, token, "")
+}
+
+// WriteTokenKubeconfig writes a kubeconfig file that authenticates with
+// token as user name, in namespace (if set) by default.
+func (k *Kube) WriteTokenKubeconfig(path, name, token, namespace string) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: k.host, CertificateAuthorityData: k.caPEM}
 	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name}
+	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name, Namespace: namespace}
 	cfg.CurrentContext = "test"
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
@@ -230,4 +238,29 @@ func randomToken() (string, error) {
 		return "", fmt.Errorf("token: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// RoleKubeconfig creates service account sa in ns, binds it to the Role
+// role, and writes to path a kubeconfig with a token of it (valid for
+// ttl) and ns as its namespace: a client with exactly that Role's rights.
+func (k *Kube) RoleKubeconfig(ctx context.Context, path, ns, sa, role string, ttl time.Duration) (*rest.Config, error) {
+	cs, err := kubernetes.NewForConfig(k.AdminConfig())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("service account %s: %w", sa, err)
+	}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: sa},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("role binding %s: %w", sa, err)
+	}
+	cfg, err := k.ServiceAccountConfig(ctx, ns, sa, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, k.WriteTokenKubeconfig(path, sa, cfg.BearerToken, ns)
 }
