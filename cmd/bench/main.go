@@ -48,9 +48,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// `bench -soak-fast 30m`: only the fast profile's spurious-failover soak.
-	if len(os.Args) == 3 && os.Args[1] == "-soak-fast" {
-		if err := runSoak(ctx, os.Args[2]); err != nil {
+	// `bench -soak 30m` (shipped timings) or `bench -soak-fast 30m`: only
+	// a spurious-failover soak under write load.
+	if len(os.Args) == 3 && (os.Args[1] == "-soak" || os.Args[1] == "-soak-fast") {
+		if err := runSoak(ctx, os.Args[1], os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -348,15 +349,19 @@ func command(args []string) string {
 	return "go run ./cmd/bench " + strings.Join(args, " ")
 }
 
-func runSoak(ctx context.Context, window string) error {
+func runSoak(ctx context.Context, flag, window string) error {
 	d, err := time.ParseDuration(window)
 	if err != nil || d <= 0 {
-		return fmt.Errorf("%w: -soak-fast: want a positive duration, got %q", errUsage, window)
+		return fmt.Errorf("%w: %s: want a positive duration, got %q", errUsage, flag, window)
+	}
+	profile := soakDefault
+	if flag == "-soak-fast" {
+		profile = soakFast
 	}
 	dir, err := os.MkdirTemp("", "factom-bench-soak-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	return soakFast(ctx, dir, d, os.Stdout)
+	return soak(ctx, dir, profile, d, os.Stdout)
 }
