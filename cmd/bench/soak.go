@@ -27,7 +27,7 @@ type soakProfile struct {
 var (
 	// soakDefault is the shipped timing, early takeover on (its default).
 	soakDefault = soakProfile{"default (15s/10s/2s, early takeover on)", 15 * time.Second, 10 * time.Second, 2 * time.Second}
-	soakFast = soakProfile{"fast profile (4s/3s/0.5s)", 4 * time.Second, 3 * time.Second, 500 * time.Millisecond}
+	soakFast    = soakProfile{"fast profile (4s/3s/0.5s)", 4 * time.Second, 3 * time.Second, 500 * time.Millisecond}
 )
 
 // soak runs three walletd pods for d, killing nothing, while a client
