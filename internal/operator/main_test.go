@@ -36,6 +36,7 @@ var env struct {
 	cluster    *testenv.Cluster
 	node1      *testenv.Factomd
 	node2      *testenv.Factomd
+	peerLink   *testenv.TCPProxy // node 2's connection to node 1
 	bridges    []*testenv.Process
 	plugin     string
 	kubeconfig string
@@ -77,6 +78,7 @@ func TestPlugin(t *testing.T) {
 		{"status on a healthy system", statusOnAHealthySystem},
 		{"status shows a follower whose walletd stopped", statusShowsAFollowerWhoseWalletdStopped},
 		{"status shows a stopped bridge node", statusShowsAStoppedBridgeNode},
+		{"status shows a bridge node lagging behind the network", statusShowsALaggingBridgeNode},
 		{"pause holds failover and resume hands it over", pauseHoldsFailoverAndResumeHandsItOver},
 		{"switchover to a named pod during writes", switchoverToANamedPodDuringWrites},
 		{"switchover to an out-of-sync replica is refused", switchoverToAnOutOfSyncReplicaIsRefused},
@@ -140,7 +142,12 @@ func startBridge(ctx context.Context, dir, sidecar, ip string) error {
 	if env.node1, err = testenv.StartFactomd("factomd-1", testenv.FactomdOptions{Dir: dir, BlockTime: 3}); err != nil {
 		return err
 	}
-	if env.node2, err = testenv.StartFactomd("factomd-2", testenv.FactomdOptions{Dir: dir, BlockTime: 3, Peer: env.node1.NetworkAddr()}); err != nil {
+	// Node 2 syncs from node 1 through a link the tests can cut: node 2
+	// then runs on, answering, and falls behind the network for real.
+	if env.peerLink, err = testenv.StartTCPProxy(env.node1.NetworkAddr()); err != nil {
+		return err
+	}
+	if env.node2, err = testenv.StartFactomd("factomd-2", testenv.FactomdOptions{Dir: dir, BlockTime: 3, Peer: env.peerLink.Addr()}); err != nil {
 		return err
 	}
 	nodes := []*testenv.Factomd{env.node1, env.node2}
@@ -213,6 +220,9 @@ func teardown() {
 		if n != nil {
 			n.Stop(10 * time.Second)
 		}
+	}
+	if env.peerLink != nil {
+		env.peerLink.Close()
 	}
 	if env.kube != nil {
 		env.kube.Stop()

@@ -194,3 +194,45 @@ func statusShowsAStoppedBridgeNode(t *testing.T) {
 	resumed = true
 	waitStatus(t, 3*time.Minute, "healthy after SIGCONT", healthy)
 }
+
+// statusShowsALaggingBridgeNode cuts node 2 off its peer: a real factomd
+// that runs and answers but stays at its height while the network's
+// grows. The table shows it lagging, with the heights, and exits 1; once
+// the link is back it catches up and status is healthy again.
+func statusShowsALaggingBridgeNode(t *testing.T) {
+	waitStatus(t, 3*time.Minute, "healthy before", healthy)
+	env.peerLink.Cut()
+	restored := false
+	defer func() {
+		if !restored {
+			env.peerLink.Restore()
+		}
+	}()
+	rep, res := waitStatus(t, 2*time.Minute, "lagging bridge shows", func(rep *operator.Report, res result) error {
+		for _, b := range rep.Bridge {
+			if b.Pod == "factom-bridge-1" && !b.Ready && b.Reason == "lagging" {
+				return nil
+			}
+		}
+		return fmt.Errorf("factom-bridge-1 not shown lagging: %+v", rep.Bridge)
+	})
+	if res.code == 0 || rep.Healthy {
+		t.Errorf("exit %d with factom-bridge-1 lagging", res.code)
+	}
+	for _, b := range rep.Bridge {
+		if b.Pod != "factom-bridge-1" {
+			continue
+		}
+		if b.Lag == nil || *b.Lag <= 2 || b.LocalHeight == nil || b.NetworkHeight == nil || *b.NetworkHeight-*b.LocalHeight != *b.Lag {
+			t.Errorf("lagging bridge row without consistent heights (max lag 2): %+v", b)
+		}
+	}
+	table := run(t, "status")
+	if !strings.Contains(table.stdout, "lagging") {
+		t.Errorf("status table does not say lagging:\n%s", table.stdout)
+	}
+	t.Logf("status with factom-bridge-1 cut off its peer:\n%s%s", table.stdout, table.stderr)
+	env.peerLink.Restore()
+	restored = true
+	waitStatus(t, 3*time.Minute, "healthy after the link is back", healthy)
+}
