@@ -47,7 +47,7 @@ them. A rollout that stopped half way is continued by running it again.`,
 			if res.SwitchoverTo != "" {
 				handover = fmt.Sprintf("leadership moved once, %s → %s", res.SwitchoverFrom, res.SwitchoverTo)
 			}
-			fmt.Fprintf(o.streams.Out, "statefulset %s on revision %s: replaced %s; lease transitions: %d; took %s\n",
+			fmt.Fprintf(o.streams.Out, "statefulset %s on revision %s: replaced %s; %s; lease transitions: %d; took %s\n",
 				res.StatefulSet, res.Revision, replaced, handover, res.LeaseTransitions, res.Took.Round(time.Second))
 			return nil
 		}
