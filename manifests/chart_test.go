@@ -173,7 +173,8 @@ func TestTwoReleasesInstallIntoOneNamespace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("helm install %s: %v\n%s", rel, err, out)
 		}
-		for _, want := range []string{"-l app.kubernetes.io/instance=" + rel + ",factom.io/role=leader", "get lease " + rel + "-walletd-leader", "helm test " + rel} {
+		for _, want := range []string{"-l app.kubernetes.io/instance=" + rel + ",factom.io/role=leader", "get lease " + rel + "-walletd-leader", "helm test " + rel,
+			"--lease " + rel + "-walletd-leader --keystore-secret " + rel + "-wallet-keystore", "--wallet-selector app.kubernetes.io/instance=" + rel + ",app.kubernetes.io/name=factom-wallet"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("helm install %s: NOTES lack %q:\n%s", rel, want, out)
 			}
