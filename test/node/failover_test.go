@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -131,6 +132,19 @@ func (d *deployment) rolloutRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A RollingUpdate StatefulSet is refused before anything changes: the
+	// controller would pick the order and could fail over twice.
+	d.setUpdateStrategy(t, "RollingUpdate")
+	_, refusal, err := d.node.KubectlFactom(rctx, kubeconfig, "rollout", "restart")
+	if err == nil || !strings.Contains(refusal, "OnDelete") {
+		t.Fatalf("rollout of a RollingUpdate StatefulSet: err %v, stderr %q; want a refusal naming OnDelete", err, refusal)
+	}
+	d.setUpdateStrategy(t, "OnDelete")
+	for _, p := range d.walletPods(t) {
+		if p.UID != uids[p.Name] {
+			t.Fatalf("the refused rollout replaced %s", p.Name)
+		}
+	}
 	out, progress, err := d.node.KubectlFactom(rctx, kubeconfig, "rollout", "restart", "--pod-timeout", "6m")
 	t.Logf("kubectl factom rollout restart:\n%s%s", progress, out)
 	if err != nil {
@@ -236,4 +250,12 @@ func waitAck(t *testing.T, w *Writer, t0 time.Time, timeout time.Duration) time.
 		t.Fatal(err)
 	}
 	return at
+}
+
+func (d *deployment) setUpdateStrategy(t *testing.T, strategy string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"spec":{"updateStrategy":{"type":%q,"rollingUpdate":null}}}`, strategy)
+	if out, err := d.node.Kubectl(context.Background(), "-n", d.ns, "patch", "statefulset", "factom-wallet", "-p", patch); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
 }
