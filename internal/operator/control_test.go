@@ -17,6 +17,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
 	"github.com/factom-sidecar/factom-sidecar/internal/operator"
 	"github.com/factom-sidecar/factom-sidecar/test/testenv"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func leaseDuration() time.Duration { return env.cluster.Opts.LeaseDuration }
@@ -337,5 +338,26 @@ func historyOutlivesSidecarRestarts(t *testing.T) {
 		if !strings.Contains(table.stdout, col) {
 			t.Errorf("history table lacks %s", col)
 		}
+	}
+}
+
+// The pods here are processes posing as pods, owned by no StatefulSet:
+// the rollout must refuse them, with the reason, and delete nothing. The
+// real rollout runs on the real node (test/node).
+func rolloutRefusesPodsNoStatefulSetOwns(t *testing.T) {
+	before, err := env.admin.CoreV1().Pods(env.cluster.Namespace).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "rollout", "update")
+	if r.code == 0 || !strings.Contains(r.stderr, "rollout refused") || !strings.Contains(r.stderr, "not owned by a StatefulSet") {
+		t.Fatalf("rollout update: exit %d, stderr %q; want a refusal naming the unowned pod", r.code, r.stderr)
+	}
+	after, err := env.admin.CoreV1().Pods(env.cluster.Namespace).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Items) != len(before.Items) {
+		t.Fatalf("%d pods before the refused rollout, %d after", len(before.Items), len(after.Items))
 	}
 }

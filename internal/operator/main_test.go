@@ -82,6 +82,7 @@ func TestPlugin(t *testing.T) {
 		{"pause holds failover and resume hands it over", pauseHoldsFailoverAndResumeHandsItOver},
 		{"switchover to a named pod during writes", switchoverToANamedPodDuringWrites},
 		{"switchover to an out-of-sync replica is refused", switchoverToAnOutOfSyncReplicaIsRefused},
+		{"rollout refuses pods no StatefulSet owns", rolloutRefusesPodsNoStatefulSetOwns},
 		{"history outlives sidecar restarts", historyOutlivesSidecarRestarts},
 	} {
 		if !t.Run(step.name, step.run) {
