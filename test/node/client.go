@@ -27,8 +27,9 @@ func Call(ctx context.Context, url, method string, params, result any) error {
 // and every error.
 type Writer struct {
 	url  string
-	stop chan struct{}
-	done chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 
 	mu     sync.Mutex
 	acked  []string
@@ -70,9 +71,9 @@ func StartWriter(url string) *Writer {
 }
 
 // Finish stops the writer and returns what it acknowledged and how many
-// calls failed.
+// calls failed. Calling it again returns the same.
 func (w *Writer) Finish() (acked []string, errors int) {
-	close(w.stop)
+	w.stopOnce.Do(func() { close(w.stop) })
 	<-w.done
 	return w.acked, w.errors
 }
