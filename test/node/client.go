@@ -26,7 +26,7 @@ func Call(ctx context.Context, url, method string, params, result any) error {
 // a client with a retry loop does, recording every acknowledged address
 // and every error.
 type Writer struct {
-	url  string
+	url      string
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
