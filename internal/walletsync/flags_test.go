@@ -40,18 +40,21 @@ func TestFlags(t *testing.T) {
 		{"a tiny resync period", []string{"--keystore-key-file", good, "--keystore-resync-period", "10ms"}, "invalid --keystore-resync-period"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var f Flags
+			f := DefaultFlags()
 			fs := flag.NewFlagSet("x", flag.ContinueOnError)
-			f.Register(fs)
+			f.RegisterFlags(fs)
 			if err := fs.Parse(c.args); err != nil {
 				t.Fatal(err)
 			}
 			err := f.Validate()
+			if err == nil {
+				err = f.Load()
+			}
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, err := f.NewReplicator(fake.NewClientset(), "ns", "pod", walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil)
+				r, err := f.NewReplicator(fake.NewClientset(), "ns", nil, walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil)
 				if err != nil || r.InSync() {
 					t.Fatalf("replicator: %v", err)
 				}
