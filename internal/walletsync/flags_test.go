@@ -69,3 +69,22 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// Validate reads nothing: a key file that does not exist passes it and is
+// Load's error, named by its flag.
+func TestFlagsValidateReadsNoFileAndLoadDoes(t *testing.T) {
+	f := DefaultFlags()
+	f.KeyFile = filepath.Join(t.TempDir(), "not-there")
+	if err := f.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil (no I/O)", err)
+	}
+	if f.Keys() != nil {
+		t.Fatal("keys before Load")
+	}
+	if err := f.Load(); err == nil || !strings.Contains(err.Error(), "invalid --keystore-key-file") {
+		t.Fatalf("Load() = %v, want an error naming --keystore-key-file", err)
+	}
+	if _, err := f.NewReplicator(fake.NewClientset(), "ns", nil, walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil); err == nil {
+		t.Fatal("a replicator from flags whose keys were not loaded")
+	}
+}
