@@ -13,6 +13,7 @@ import (
 // factomdMode runs next to factomd: it polls factomd and its references in
 // the background and serves the cached verdicts as probes.
 type factomdMode struct {
+	env     env
 	cfg     health.Config
 	login   rpcLogin
 	monitor *health.Monitor
@@ -20,11 +21,14 @@ type factomdMode struct {
 
 func (m *factomdMode) RegisterFlags(fs *flag.FlagSet) {
 	m.cfg = health.DefaultConfig()
+	m.cfg.PodIP, _ = m.env("POD_IP")
 	m.cfg.RegisterFlags(fs)
 	registerFactomdLogin(&m.login, fs)
 }
 
 func (m *factomdMode) Validate() error { return errors.Join(m.cfg.Validate(), m.login.Validate()) }
+
+func (m *factomdMode) Load() error { return m.login.Load() }
 
 func (m *factomdMode) Setup(rt *runtime) error {
 	mon, err := health.NewWithOptions(m.cfg, rt.Log, rt.Registry, nil, health.Options{User: m.login.User, Password: m.login.Password})

@@ -57,6 +57,10 @@ func (m *injectorMode) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Load has nothing to read: the certificate is loaded (and re-read) by
+// Setup.
+func (m *injectorMode) Load() error { return nil }
+
 func (m *injectorMode) Setup(rt *runtime) error {
 	certs, err := inject.NewCertReloader(m.certFile, m.keyFile)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 type rpcLogin struct {
 	name               string
 	User, passwordFile string
-	// Password is read from the file by Validate.
+	// Password is read from the file by Load.
 	Password string
 }
 
@@ -23,11 +23,16 @@ func (l *rpcLogin) RegisterFlags(fs *flag.FlagSet, name, userHelp, fileHelp stri
 	fs.StringVar(&l.passwordFile, name+"-password-file", "", fileHelp)
 }
 
-// Validate reads the password file.
+// Validate checks that the user and the password file go together.
 func (l *rpcLogin) Validate() error {
 	if (l.User == "") != (l.passwordFile == "") {
 		return config.Errorf(l.name+"-user", "--%s-user and --%s-password-file go together", l.name, l.name)
 	}
+	return nil
+}
+
+// Load reads the password file.
+func (l *rpcLogin) Load() error {
 	if l.passwordFile == "" {
 		return nil
 	}

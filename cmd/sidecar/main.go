@@ -36,16 +36,23 @@ const (
 	exitUsage   = 2
 )
 
-// A mode is one subcommand. Setup builds everything and registers HTTP
-// handlers; the HTTP server starts after Setup and before Run, so probes
-// answer while Run waits (e.g. for the lease). Run returns when ctx is done
-// and its own shutdown (closing writes, releasing the lease) has finished.
+// A mode is one subcommand, and its configuration has the shape of every
+// configuration here (config.Section, config.Loader): RegisterFlags, a
+// Validate without I/O, then Load for the files its flags name (keys,
+// passwords, certificates); an error of either exits 2. Setup builds
+// everything and registers HTTP handlers; the HTTP server starts after
+// Setup and before Run, so probes answer while Run waits (e.g. for the
+// lease). Run returns when ctx is done and its own shutdown (closing
+// writes, releasing the lease) has finished.
 type mode interface {
-	RegisterFlags(fs *flag.FlagSet)
-	Validate() error
+	config.Loader
 	Setup(rt *runtime) error
 	Run(ctx context.Context) error
 }
+
+// env looks up an environment variable: os.LookupEnv in main, a map in
+// tests. It is the only way any mode reads the environment.
+type env = func(string) (string, bool)
 
 // runtime is what main hands a mode.
 type runtime struct {
@@ -58,12 +65,12 @@ type runtime struct {
 
 var modes = map[string]struct {
 	summary string
-	new     func() mode
+	new     func(env) mode
 }{
-	"factomd":      {"run next to factomd: readiness, liveness and startup from block-height lag", func() mode { return &factomdMode{} }},
-	"walletd":      {"run next to factom-walletd: leader election, write-gating proxy, keystore replication", func() mode { return &walletdMode{} }},
-	"walletd-init": {"init container: create walletd's wallet file from the replicated keystore (one-shot)", func() mode { return &walletdInitMode{} }},
-	"injector":     {"mutating admission webhook: add the sidecar to pods annotated factom.io/inject", func() mode { return &injectorMode{} }},
+	"factomd":      {"run next to factomd: readiness, liveness and startup from block-height lag", func(e env) mode { return &factomdMode{env: e} }},
+	"walletd":      {"run next to factom-walletd: leader election, write-gating proxy, keystore replication", func(e env) mode { return &walletdMode{env: e} }},
+	"walletd-init": {"init container: create walletd's wallet file from the replicated keystore (one-shot)", func(e env) mode { return &walletdInitMode{env: e} }},
+	"injector":     {"mutating admission webhook: add the sidecar to pods annotated factom.io/inject", func(env) mode { return &injectorMode{} }},
 }
 
 func main() {
@@ -85,7 +92,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery flag can also be set with FACTOM_SIDECAR_<FLAG> (e.g. FACTOM_SIDECAR_MAX_LAG); `sidecar <mode> --help` lists them.")
 }
 
-func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
+func run(args []string, stdout, stderr io.Writer, lookup env) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -104,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		fmt.Fprintf(stderr, "sidecar: unknown mode %q (want factomd, walletd, walletd-init, injector or version)\n", name)
 		return exitUsage
 	}
-	m := entry.new()
+	m := entry.new(lookup)
 
 	fs := flag.NewFlagSet("sidecar "+name, flag.ContinueOnError)
 	listen := fs.String("listen", ":8099", "address for probes (/readyz, /livez, /startupz), /status and /metrics")
@@ -133,6 +140,10 @@ func run(args []string, stdout, stderr io.Writer, lookup func(string) (string, b
 		return exitUsage
 	}
 	if err := m.Validate(); err != nil {
+		fmt.Fprintf(stderr, "sidecar %s: %s\n", name, oneLine(err))
+		return exitUsage
+	}
+	if err := m.Load(); err != nil {
 		fmt.Fprintf(stderr, "sidecar %s: %s\n", name, oneLine(err))
 		return exitUsage
 	}

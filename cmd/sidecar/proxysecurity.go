@@ -52,6 +52,25 @@ func (s *proxySecurity) RegisterFlags(fs *flag.FlagSet) {
 
 func (s *proxySecurity) Validate() error {
 	var errs []error
+	if (s.tlsCertFile == "") != (s.tlsKeyFile == "") {
+		errs = append(errs, config.Errorf("proxy-tls-cert-file", "--proxy-tls-cert-file and --proxy-tls-key-file go together"))
+	}
+	if s.clientCAFile != "" && s.tlsCertFile == "" {
+		errs = append(errs, config.Errorf("proxy-client-ca-file", "needs --proxy-tls-cert-file"))
+	}
+	for _, l := range []*rpcLogin{&s.walletd, &s.factomd} {
+		if err := l.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Load checks that the files the flags name hold what they should, and
+// reads the passwords. The users and certificates themselves are loaded
+// (and then re-read) by Setup.
+func (s *proxySecurity) Load() error {
+	var errs []error
 	if s.authFile != "" {
 		if data, err := os.ReadFile(s.authFile); err != nil {
 			errs = append(errs, config.Errorf("proxy-auth-file", "%w", err))
@@ -59,32 +78,23 @@ func (s *proxySecurity) Validate() error {
 			errs = append(errs, config.Errorf("proxy-auth-file", "%w", err))
 		}
 	}
-	switch {
-	case (s.tlsCertFile == "") != (s.tlsKeyFile == ""):
-		errs = append(errs, config.Errorf("proxy-tls-cert-file", "--proxy-tls-cert-file and --proxy-tls-key-file go together"))
-	case s.tlsCertFile != "":
+	if s.tlsCertFile != "" {
 		if _, err := tls.LoadX509KeyPair(s.tlsCertFile, s.tlsKeyFile); err != nil {
 			errs = append(errs, config.Errorf("proxy-tls-cert-file", "%w", err))
 		}
 	}
-	if s.clientCAFile != "" && s.tlsCertFile == "" {
-		errs = append(errs, config.Errorf("proxy-client-ca-file", "needs --proxy-tls-cert-file"))
-	} else if s.clientCAFile != "" {
-		if pem, err := os.ReadFile(s.clientCAFile); err != nil {
-			errs = append(errs, config.Errorf("proxy-client-ca-file", "%w", err))
-		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			errs = append(errs, config.Errorf("proxy-client-ca-file", "%s: no PEM certificate", s.clientCAFile))
+	for _, ca := range []struct{ flag, file string }{{"proxy-client-ca-file", s.clientCAFile}, {"walletd-ca-file", s.walletdCAFile}} {
+		if ca.file == "" {
+			continue
 		}
-	}
-	if s.walletdCAFile != "" {
-		if pem, err := os.ReadFile(s.walletdCAFile); err != nil {
-			errs = append(errs, config.Errorf("walletd-ca-file", "%w", err))
+		if pem, err := os.ReadFile(ca.file); err != nil {
+			errs = append(errs, config.Errorf(ca.flag, "%w", err))
 		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			errs = append(errs, config.Errorf("walletd-ca-file", "%s: no PEM certificate", s.walletdCAFile))
+			errs = append(errs, config.Errorf(ca.flag, "%s: no PEM certificate", ca.file))
 		}
 	}
 	for _, l := range []*rpcLogin{&s.walletd, &s.factomd} {
-		if err := l.Validate(); err != nil {
+		if err := l.Load(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -4,23 +4,21 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
 	"github.com/factom-sidecar/factom-sidecar/internal/health"
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/kube"
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
 	"github.com/factom-sidecar/factom-sidecar/internal/kubemetrics"
 	"github.com/factom-sidecar/factom-sidecar/internal/leader"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
@@ -41,16 +39,18 @@ const walletdFactomdMetricPrefix = "factom_sidecar_walletd_factomd_"
 // walletdMode runs next to factom-walletd: walletd health, the leader
 // election, the keystore replication and the write-gating proxy.
 type walletdMode struct {
+	env         env
 	election    leader.Config
 	keystore    walletsync.Flags
 	factomd     health.Config
 	walletdURL  string
 	proxyListen string
 	security    proxySecurity
-	// passphraseFile: an encrypted walletd, unlocked by the sidecar.
-	passphraseFile string
+	// passphrase: an encrypted walletd, unlocked by the sidecar.
+	passphrase passphraseFlag
 
 	rt            *runtime
+	events        *kubeevents.Sink
 	health        *walletdhealth.Poller
 	factomdHealth *health.Monitor
 	elector       *leader.Elector
@@ -61,8 +61,10 @@ type walletdMode struct {
 }
 
 func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
+	m.election = leader.DefaultConfig(m.env, kube.ServiceAccountNamespaceFile)
 	m.election.RegisterFlags(fs)
-	m.keystore.Register(fs)
+	m.keystore = walletsync.DefaultFlags()
+	m.keystore.RegisterFlags(fs)
 	// The factomd walletd uses (usually the factom-bridge Service): watched
 	// and reported in /status, not part of walletd's readiness — keystore
 	// operations do not need factomd.
@@ -71,7 +73,7 @@ func (m *walletdMode) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&m.walletdURL, "walletd-url", "http://127.0.0.1:8089", "walletd's JSON-RPC base URL (/v2 is appended)")
 	fs.StringVar(&m.proxyListen, "proxy-listen", ":8189", "address of the write-gating JSON-RPC proxy clients use instead of walletd")
 	m.security.RegisterFlags(fs)
-	registerPassphraseFlag(fs, &m.passphraseFile)
+	m.passphrase.RegisterFlags(fs)
 }
 
 func (m *walletdMode) Validate() error {
@@ -96,10 +98,11 @@ func (m *walletdMode) Validate() error {
 	if err := m.security.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := readPassphraseFlag(m.passphraseFile); err != nil {
-		errs = append(errs, err)
-	}
 	return errors.Join(errs...)
+}
+
+func (m *walletdMode) Load() error {
+	return errors.Join(m.keystore.Load(), m.security.Load(), m.passphrase.Load())
 }
 
 func (m *walletdMode) Setup(rt *runtime) error {
@@ -129,21 +132,27 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	// Each acknowledged write is one Secret update: client-go's default
 	// limit (5 requests/s, burst 10) would queue commits behind a token
 	// bucket and add up to 200 ms to every write once the burst is spent.
-	workCfg := rest.CopyConfig(restCfg)
-	workCfg.QPS, workCfg.Burst = 100, 200
-	work, err := kubernetes.NewForConfig(workCfg)
+	work, err := kube.NewClient(restCfg, kube.ClientOptions{QPS: 100, Burst: 200})
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
+	// One Event sink for the election and the keystore, on a client of its
+	// own: Events never wait behind lease renewals or commits.
+	evClient, err := kube.NewClient(restCfg, kube.ClientOptions{UserAgent: m.election.UserAgent() + " (events)", Timeout: m.election.RequestTimeout()})
+	if err != nil {
+		return err
+	}
+	m.events = kubeevents.New(evClient, m.election.Namespace, m.election.PodName, kubeevents.Options{Timeout: m.election.RequestTimeout(), Log: rt.Log})
 	wc := walletd.New(m.walletdClient(rpcURL, 15*time.Second))
-	m.replicator, err = m.keystore.NewReplicator(work, m.election.Namespace, m.election.PodName, wc, rt.Log, rt.Registry)
+	m.replicator, err = m.keystore.NewReplicator(work, m.election.Namespace, m.events, wc, rt.Log, rt.Registry)
 	if err != nil {
 		return err
 	}
 
 	// Where followers probe this replica when it leads (early takeover).
-	m.election.Takeover.ResolveAdvertise(rt.Addr, m.proxyListen, os.Getenv("POD_IP"))
-	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg, InSync: m.replicator.InSync,
+	podIP, _ := m.env("POD_IP")
+	m.election.Takeover.ResolveAdvertise(rt.Addr, m.proxyListen, podIP)
+	el, err := leader.New(leader.Options{Config: m.election, Log: rt.Log, Registry: rt.Registry, RESTConfig: restCfg, InSync: m.replicator.InSync, Events: m.events,
 		Hooks: leader.Hooks{OnPromote: m.replicator.Promote, OnDemote: m.replicator.OnDemote, TermFloor: m.replicator.TermFloor}})
 	if err != nil {
 		return err
@@ -169,11 +178,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 	m.proxyListener = m.security.listener(m.proxyListener)
 
 	readyChecks := []probe.Named{{Name: "walletd", Check: m.health.Ready}}
-	pass, err := readPassphraseFlag(m.passphraseFile)
-	if err != nil {
-		return err
-	}
-	if pass != "" {
+	if pass := m.passphrase.Value; pass != "" {
 		m.unlocker = walletd.NewUnlocker(walletd.New(m.walletdClient(rpcURL, 10*time.Second)), pass, walletd.UnlockOptions{}, rt.Log)
 		readyChecks = append(readyChecks, probe.Named{Name: "walletdLock", Check: m.unlocker.Ready})
 	}
@@ -212,6 +217,8 @@ func (m *walletdMode) status(w http.ResponseWriter, r *http.Request) {
 func (m *walletdMode) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	// The elector flushes the Events on its way out, before bg ends.
+	wg.Go(func() { m.events.Run(bg) })
 	wg.Go(func() { m.health.Run(bg) })
 	wg.Go(func() { _ = m.factomdHealth.Run(bg) })
 	wg.Go(func() { _ = m.replicator.RunFollower(bg) })

@@ -10,6 +10,24 @@ import (
 	"strings"
 )
 
+// Section is the shape of every configuration of the sidecar: a struct
+// that starts from its defaults (a Default function, which reads the
+// environment through the lookup main hands the mode, never os.Getenv),
+// registers its fields as flags with their current values as defaults,
+// and checks them without I/O. Errors name the flag (FlagError).
+type Section interface {
+	RegisterFlags(fs *flag.FlagSet)
+	Validate() error
+}
+
+// Loader is a Section whose flags name files (keys, passwords,
+// certificates): Load reads them after Validate passed. Its errors are
+// configuration errors too (exit code 2) and never hold a file's content.
+type Loader interface {
+	Section
+	Load() error
+}
+
 // EnvPrefix starts the environment variable that mirrors each flag.
 const EnvPrefix = "FACTOM_SIDECAR_"
 

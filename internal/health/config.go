@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -67,12 +66,12 @@ const (
 	DefaultMaxBlockAge             = BlockAgeBlocks * 600 * time.Second
 )
 
-// DefaultConfig returns the defaults; PodIP comes from POD_IP.
+// DefaultConfig returns the defaults. PodIP is left empty: the factomd
+// mode fills it from POD_IP.
 func DefaultConfig() Config {
 	return Config{
 		FactomdURL:              DefaultFactomdURL,
 		PeerPort:                DefaultPeerPort,
-		PodIP:                   os.Getenv("POD_IP"),
 		MaxLag:                  DefaultMaxLag,
 		MaxEntryLag:             DefaultMaxEntryLag,
 		OutlierBlocks:           DefaultOutlierBlocks,

@@ -3,15 +3,10 @@ package leader
 import (
 	"errors"
 	"flag"
-	"fmt"
-	"os"
-	"strings"
 	"time"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/kube"
 )
 
 // Defaults of the election flags (client-go's core defaults for timings).
@@ -22,63 +17,47 @@ const (
 	DefaultRetryPeriod   = 2 * time.Second
 )
 
-// serviceAccountNamespaceFile holds the pod's namespace in a pod with a
-// mounted service-account token.
-const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
-// Config is the election configuration, read from flags.
+// Config is the election configuration, read from flags. Start from
+// DefaultConfig: the flags take the struct's values as their defaults.
 type Config struct {
-	Kubeconfig    string
-	Namespace     string
-	PodName       string
+	// Kubeconfig, Namespace and PodName: the API server, the namespace of
+	// the Lease, the pod and its Events, and this replica's identity.
+	kube.PodFlags
 	LeaseName     string
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
 	Takeover      TakeoverConfig
-
-	// LookupEnv and NamespaceFile are where defaults come from; nil/empty
-	// take os.LookupEnv and the service-account file (tests replace them).
-	LookupEnv     func(string) (string, bool)
-	NamespaceFile string
 }
 
-// RegisterFlags registers the election flags on fs with their defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	lookup := c.LookupEnv
-	if lookup == nil {
-		lookup = os.LookupEnv
+// DefaultConfig is the election's defaults, the namespace and pod name
+// from the environment (kube.DefaultPodFlags).
+func DefaultConfig(env func(string) (string, bool), namespaceFile string) Config {
+	return Config{
+		PodFlags:      kube.DefaultPodFlags(env, namespaceFile),
+		LeaseName:     DefaultLeaseName,
+		LeaseDuration: DefaultLeaseDuration,
+		RenewDeadline: DefaultRenewDeadline,
+		RetryPeriod:   DefaultRetryPeriod,
+		Takeover:      DefaultTakeoverConfig(),
 	}
-	podNS, _ := lookup("POD_NAMESPACE")
-	podName, _ := lookup("POD_NAME")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file for the API server (empty: in-cluster service account)")
-	fs.StringVar(&c.Namespace, "namespace", podNS, "namespace of the Lease, the pod and its Events (default: $POD_NAMESPACE, then the service-account namespace file)")
-	fs.StringVar(&c.PodName, "pod-name", podName, "this pod's name: the election identity, labelled factom.io/role (default: $POD_NAME; required)")
-	fs.StringVar(&c.LeaseName, "lease-name", DefaultLeaseName, "name of the coordination.k8s.io Lease the walletd replicas elect their leader with")
-	fs.DurationVar(&c.LeaseDuration, "lease-duration", DefaultLeaseDuration, "how long followers wait after the last observed renewal before taking over a crashed leader's Lease (whole seconds)")
-	fs.DurationVar(&c.RenewDeadline, "renew-deadline", DefaultRenewDeadline, "how long the leader keeps writing without a successful renewal; writes close when it passes (< --lease-duration)")
-	fs.DurationVar(&c.RetryPeriod, "retry-period", DefaultRetryPeriod, "interval of the leader's renewals and of retries (1.2 × it < --renew-deadline)")
+}
+
+// RegisterFlags registers the kube and election flags on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.PodFlags.RegisterFlags(fs)
+	fs.StringVar(&c.LeaseName, "lease-name", c.LeaseName, "name of the coordination.k8s.io Lease the walletd replicas elect their leader with")
+	fs.DurationVar(&c.LeaseDuration, "lease-duration", c.LeaseDuration, "how long followers wait after the last observed renewal before taking over a crashed leader's Lease (whole seconds)")
+	fs.DurationVar(&c.RenewDeadline, "renew-deadline", c.RenewDeadline, "how long the leader keeps writing without a successful renewal; writes close when it passes (< --lease-duration)")
+	fs.DurationVar(&c.RetryPeriod, "retry-period", c.RetryPeriod, "interval of the leader's renewals and of retries (1.2 × it < --renew-deadline)")
 	c.Takeover.registerFlags(fs)
 }
 
-// Validate checks the configuration and fills the namespace from the
-// service-account file when neither flag nor POD_NAMESPACE set it.
+// Validate checks the configuration without I/O.
 func (c *Config) Validate() error {
-	if c.Namespace == "" {
-		file := c.NamespaceFile
-		if file == "" {
-			file = serviceAccountNamespaceFile
-		}
-		if data, err := os.ReadFile(file); err == nil {
-			c.Namespace = strings.TrimSpace(string(data))
-		}
-	}
 	var errs []error
-	if c.Namespace == "" {
-		errs = append(errs, config.Errorf("namespace", "required (set it, POD_NAMESPACE, or run in a pod with a service account)"))
-	}
-	if c.PodName == "" {
-		errs = append(errs, config.Errorf("pod-name", "required (set it or POD_NAME from the downward API)"))
+	if err := c.PodFlags.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.LeaseName == "" {
 		errs = append(errs, config.Errorf("lease-name", "must not be empty"))
@@ -91,6 +70,11 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// RequestTimeout bounds each of the election's API requests (and its
+// Events'): half the renew deadline, so a renewal can be retried once
+// before the deadline, and at most 5 s.
+func (c *Config) RequestTimeout() time.Duration { return min(c.RenewDeadline/2, 5*time.Second) }
 
 // validateTimings enforces client-go's rule leaseDuration > renewDeadline >
 // 1.2 × retryPeriod and reports the first flag that breaks it.
@@ -109,26 +93,3 @@ func (c *Config) validateTimings() error {
 	}
 	return nil
 }
-
-// RESTConfig loads the client configuration: the kubeconfig file when set,
-// the in-cluster service account otherwise.
-func (c *Config) RESTConfig() (*rest.Config, error) {
-	if c.Kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster config: %w", err)
-		}
-		cfg.UserAgent = c.UserAgent()
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
-	}
-	cfg.UserAgent = c.UserAgent()
-	return cfg, nil
-}
-
-// UserAgent names the pod in the API server's audit log and metrics, so
-// each replica's requests can be told apart.
-func (c *Config) UserAgent() string { return "factom-sidecar/" + c.PodName }

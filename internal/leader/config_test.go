@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/config"
+	"github.com/factom-sidecar/factom-sidecar/internal/kube"
 )
 
 func TestValidateTimings(t *testing.T) {
@@ -32,7 +33,7 @@ func TestValidateTimings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Namespace: "ns", PodName: "p", LeaseName: "l", LeaseDuration: tt.lease, RenewDeadline: tt.renew, RetryPeriod: tt.retry}
+			c := Config{PodFlags: podFlags("ns", "p"), LeaseName: "l", LeaseDuration: tt.lease, RenewDeadline: tt.renew, RetryPeriod: tt.retry}
 			err := c.Validate()
 			if tt.wantFlag == "" {
 				if err != nil {
@@ -51,13 +52,18 @@ func TestValidateTimings(t *testing.T) {
 	}
 }
 
+// podFlags are the kube flags of a test configuration.
+func podFlags(namespace, pod string) kube.PodFlags {
+	return kube.PodFlags{Flags: kube.Flags{Namespace: namespace}, PodName: pod}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	env := map[string]string{"POD_NAME": "factom-wallet-1"}
 	nsFile := filepath.Join(t.TempDir(), "namespace")
 	if err := os.WriteFile(nsFile, []byte("wallets\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := Config{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, NamespaceFile: nsFile}
+	c := DefaultConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nsFile)
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs)
 	if err := fs.Parse(nil); err != nil {
@@ -71,7 +77,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("defaults = %+v", c)
 	}
 
-	missing := Config{LookupEnv: func(string) (string, bool) { return "", false }, NamespaceFile: filepath.Join(t.TempDir(), "none")}
+	missing := DefaultConfig(func(string) (string, bool) { return "", false }, filepath.Join(t.TempDir(), "none"))
 	fs = flag.NewFlagSet("t", flag.ContinueOnError)
 	missing.RegisterFlags(fs)
 	_ = fs.Parse(nil)

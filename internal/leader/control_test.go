@@ -12,7 +12,7 @@ import (
 
 func TestOperatorHoldsOnTheLease(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	e := &Elector{cfg: Config{PodName: "factom-wallet-1", LeaseDuration: 4 * time.Second}, now: func() time.Time { return now }}
+	e := &Elector{cfg: Config{PodFlags: podFlags("", "factom-wallet-1"), LeaseDuration: 4 * time.Second}, now: func() time.Time { return now }}
 	view := func(holder string, ann map[string]string, observed time.Duration) leaseView {
 		return leaseView{known: true, exists: true, observedAt: now.Add(-observed),
 			lease: &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Annotations: ann}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}}
@@ -78,7 +78,7 @@ func TestHandoverOnlyFromAWritableUnpausedHolder(t *testing.T) {
 		"no request":                {lease(me, nil), true, ""},
 		"the request names the pod": {lease(me, map[string]string{control.AnnotationSwitchoverTo: me, control.AnnotationSwitchoverAt: now.Format(time.RFC3339Nano)}), true, ""},
 	} {
-		e := &Elector{cfg: Config{PodName: me}, now: func() time.Time { return now }, ctl: newOperatorControl(nil), cur: &termState{writable: tc.writable}}
+		e := &Elector{cfg: Config{PodFlags: podFlags("", me)}, now: func() time.Time { return now }, ctl: newOperatorControl(nil), cur: &termState{writable: tc.writable}}
 		e.onLeaseMeta(tc.v)
 		got := ""
 		select {

@@ -7,12 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/rs/zerolog"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
+	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
 // RoleLabel is the pod label the walletd Services select on.
@@ -97,97 +98,19 @@ func (l *labeler) apply(ctx context.Context) error {
 // flush applies the wanted label once more before exit.
 func (l *labeler) flush(ctx context.Context) { _ = l.apply(ctx) }
 
-// event is one Kubernetes Event on the pod.
-type event struct {
-	typ, reason, message string
-	at                   time.Time
-}
-
-// eventSink writes Events on the pod in order, off the election's path: an
-// API server that is slow or down must not hold up closing the gate.
-type eventSink struct {
-	cs      kubernetes.Interface
-	ns, pod string
-	timeout time.Duration
-	log     zerolog.Logger
-
-	ch  chan event
-	mu  sync.Mutex
-	uid types.UID
-	wg  sync.WaitGroup
-}
-
-func newEventSink(cs kubernetes.Interface, ns, pod string, timeout time.Duration, log zerolog.Logger) *eventSink {
-	return &eventSink{cs: cs, ns: ns, pod: pod, timeout: timeout, log: log, ch: make(chan event, 64)}
-}
+// eventSink is where the election's Events go: the sidecar's one
+// kubeevents.Sink, shared with the keystore (nil Recorder: none written).
+type eventSink struct{ rec kubeevents.Recorder }
 
 func (s *eventSink) emit(typ, reason, format string, args ...any) {
-	ev := event{typ: typ, reason: reason, message: fmt.Sprintf(format, args...), at: time.Now()}
-	s.wg.Add(1)
-	select {
-	case s.ch <- ev:
-	default:
-		s.wg.Done()
-		s.log.Warn().Str("event", logging.EventKubeEventDropped).Str("reason", reason).Msg("event queue full")
+	if s != nil && s.rec != nil {
+		s.rec.Emit(typ, reason, format, args...)
 	}
 }
 
-func (s *eventSink) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-s.ch:
-			s.write(ctx, ev)
-			s.wg.Done()
-		}
-	}
-}
-
-// flush waits until queued events are written or ctx ends.
+// flush waits for the Events emitted so far, on the way out.
 func (s *eventSink) flush(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.log.Warn().Str("event", logging.EventKubeEventsUnflushed).Msg("exiting with Kubernetes Events not written")
-	}
-}
-
-func (s *eventSink) write(ctx context.Context, ev event) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	s.mu.Lock()
-	uid := s.uid
-	s.mu.Unlock()
-	if uid == "" {
-		// The UID ties the Event to this incarnation of the pod in
-		// `kubectl describe pod`; without it the Event is still listed.
-		if p, err := s.cs.CoreV1().Pods(s.ns).Get(ctx, s.pod, metav1.GetOptions{}); err == nil {
-			uid = p.UID
-			s.mu.Lock()
-			s.uid = uid
-			s.mu.Unlock()
-		}
-	}
-	ts := metav1.NewTime(ev.at)
-	obj := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", s.pod, ev.at.UnixNano()), Namespace: s.ns},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: "Pod", APIVersion: "v1", Namespace: s.ns, Name: s.pod, UID: uid,
-		},
-		Reason:              ev.reason,
-		Message:             ev.message,
-		Type:                ev.typ,
-		Source:              corev1.EventSource{Component: "factom-sidecar"},
-		FirstTimestamp:      ts,
-		LastTimestamp:       ts,
-		Count:               1,
-		ReportingController: "factom.io/sidecar",
-		ReportingInstance:   s.pod,
-	}
-	if _, err := s.cs.CoreV1().Events(s.ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		s.log.Warn().Str("event", logging.EventKubeEventFailed).Str("reason", ev.reason).Err(err).Msg("could not write Kubernetes Event")
+	if s != nil && s.rec != nil {
+		s.rec.Flush(ctx)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/control"
+	"github.com/factom-sidecar/factom-sidecar/internal/kube"
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
@@ -61,6 +63,9 @@ type Options struct {
 	// replica that is not waits one retry period more before an early
 	// takeover.
 	InSync func() bool
+	// Events get the transitions as Kubernetes Events (the caller runs
+	// it; Run flushes it on the way out). Nil: no Events.
+	Events kubeevents.Recorder
 }
 
 // Elector runs the election for this replica.
@@ -127,7 +132,7 @@ func New(opts Options) (*Elector, error) {
 		now = time.Now
 	}
 	e := &Elector{cfg: cfg, log: opts.Log, hooks: opts.Hooks, now: now, m: newMetrics(opts.Registry), process: newProcessID()}
-	reqTimeout := min(cfg.RenewDeadline/2, 5*time.Second)
+	reqTimeout := cfg.RequestTimeout()
 
 	// A separate client for the election, as client-go recommends: work
 	// traffic that is throttled must not cost the lease.
@@ -153,7 +158,7 @@ func New(opts Options) (*Elector, error) {
 	e.obs.onMeta = e.onLeaseMeta
 	e.healthz = leaderelection.NewLeaderHealthzAdaptor(cfg.LeaseDuration)
 	e.labels = &labeler{cs: work, ns: cfg.Namespace, pod: cfg.PodName, retry: cfg.RetryPeriod, timeout: reqTimeout, log: opts.Log, kick: make(chan struct{}, 1)}
-	e.events = newEventSink(work, cfg.Namespace, cfg.PodName, reqTimeout, opts.Log)
+	e.events = &eventSink{rec: opts.Events}
 	if cfg.Takeover.Enabled {
 		e.take = newTakeover(cfg.Takeover, cfg.PodName, e.process, cfg.RetryPeriod, watcher.CoreV1().Pods(cfg.Namespace), opts.InSync, now, opts.Log, opts.Registry, e.kickCampaign)
 	}
@@ -161,14 +166,10 @@ func New(opts Options) (*Elector, error) {
 }
 
 func (e *Elector) client(base *rest.Config, name string, timeout time.Duration, qps float32, burst int) (kubernetes.Interface, error) {
-	c := rest.CopyConfig(base)
-	c.Timeout = timeout
-	c.QPS, c.Burst = qps, burst
-	c.UserAgent = fmt.Sprintf("%s (%s)", e.cfg.UserAgent(), name)
-	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+	count := func(rt http.RoundTripper) http.RoundTripper {
 		return &countingTransport{next: rt, client: name, m: e.m}
-	})
-	cs, err := kubernetes.NewForConfig(c)
+	}
+	cs, err := kube.NewClient(base, kube.ClientOptions{UserAgent: fmt.Sprintf("%s (%s)", e.cfg.UserAgent(), name), Timeout: timeout, QPS: qps, Burst: burst, Wrap: count})
 	if err != nil {
 		return nil, fmt.Errorf("%s client: %w", name, err)
 	}
@@ -186,7 +187,6 @@ func (e *Elector) Run(ctx context.Context) error {
 	defer stop()
 	go e.obs.run(bg)
 	go e.labels.run(bg)
-	go e.events.run(bg)
 	if e.take != nil {
 		go e.take.run(bg)
 	}

@@ -20,7 +20,7 @@ import (
 func fakeElector(t *testing.T, lease *coordinationv1.Lease) (*Elector, *fake.Clientset) {
 	t.Helper()
 	cs := fake.NewClientset(lease)
-	e := &Elector{cfg: Config{Namespace: "ns", PodName: "factom-wallet-0", LeaseName: "l", RenewDeadline: time.Second}, log: zerolog.Nop(), now: time.Now, process: "mine", election: cs}
+	e := &Elector{cfg: Config{PodFlags: podFlags("ns", "factom-wallet-0"), LeaseName: "l", RenewDeadline: time.Second}, log: zerolog.Nop(), now: time.Now, process: "mine", election: cs}
 	e.obs = newObserver(cs.CoordinationV1().Leases("ns"), "l", time.Now, time.Second, time.Second, zerolog.Nop())
 	return e, cs
 }

@@ -66,13 +66,18 @@ type TakeoverConfig struct {
 	ContainerName string
 }
 
+// DefaultTakeoverConfig is early takeover on, with the default timings.
+func DefaultTakeoverConfig() TakeoverConfig {
+	return TakeoverConfig{Enabled: true, ProbePeriod: DefaultTakeoverProbePeriod, Refusals: DefaultTakeoverRefusals, ContainerName: DefaultContainerName}
+}
+
 func (c *TakeoverConfig) registerFlags(fs *flag.FlagSet) {
-	fs.BoolVar(&c.Enabled, "early-takeover", true, "take over before the lease expires when the leader's process is seen dead (its ports refuse connections, another process answers at its address, or its Pod status shows its sidecar container terminated or restarted); false: wait for the lease")
-	fs.DurationVar(&c.ProbePeriod, "takeover-probe-period", DefaultTakeoverProbePeriod, "how often followers probe the leader's advertised addresses (TCP connect, GET /leader)")
-	fs.IntVar(&c.Refusals, "takeover-refusals", DefaultTakeoverRefusals, "probe rounds in a row in which the leader is seen gone before a follower takes over early (timeouts break the run: they are not evidence)")
-	fs.StringVar(&c.AdvertiseAddress, "advertise-address", "", "host:port where followers probe this replica (default: $POD_IP with the --listen port, or the --listen address itself when it names a host)")
-	fs.StringVar(&c.AdvertiseProxyAddress, "advertise-proxy-address", "", "host:port of this replica's proxy as followers reach it (default: the advertise host with the --proxy-listen port)")
-	fs.StringVar(&c.ContainerName, "container-name", DefaultContainerName, "this sidecar's container name in its Pod, whose status followers watch for a terminated or restarted leader")
+	fs.BoolVar(&c.Enabled, "early-takeover", c.Enabled, "take over before the lease expires when the leader's process is seen dead (its ports refuse connections, another process answers at its address, or its Pod status shows its sidecar container terminated or restarted); false: wait for the lease")
+	fs.DurationVar(&c.ProbePeriod, "takeover-probe-period", c.ProbePeriod, "how often followers probe the leader's advertised addresses (TCP connect, GET /leader)")
+	fs.IntVar(&c.Refusals, "takeover-refusals", c.Refusals, "probe rounds in a row in which the leader is seen gone before a follower takes over early (timeouts break the run: they are not evidence)")
+	fs.StringVar(&c.AdvertiseAddress, "advertise-address", c.AdvertiseAddress, "host:port where followers probe this replica (default: $POD_IP with the --listen port, or the --listen address itself when it names a host)")
+	fs.StringVar(&c.AdvertiseProxyAddress, "advertise-proxy-address", c.AdvertiseProxyAddress, "host:port of this replica's proxy as followers reach it (default: the advertise host with the --proxy-listen port)")
+	fs.StringVar(&c.ContainerName, "container-name", c.ContainerName, "this sidecar's container name in its Pod, whose status followers watch for a terminated or restarted leader")
 }
 
 func (c *TakeoverConfig) validate() error {

@@ -157,7 +157,7 @@ func TestResolveAdvertise(t *testing.T) {
 }
 
 func TestTakeoverFlags(t *testing.T) {
-	var c Config
+	c := DefaultConfig(func(string) (string, bool) { return "", false }, "")
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs)
 	if err := fs.Parse(nil); err != nil {
@@ -174,7 +174,7 @@ func TestTakeoverFlags(t *testing.T) {
 		{[]string{"--takeover-probe-period=1ms"}, "takeover-probe-period"},
 		{[]string{"--advertise-address=10.0.0.1"}, "advertise-address"},
 	} {
-		c := TakeoverConfig{}
+		c := DefaultTakeoverConfig()
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		c.registerFlags(fs)
 		if err := fs.Parse(tt.args); err != nil {

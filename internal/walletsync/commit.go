@@ -308,7 +308,7 @@ func (r *Replicator) fence(term, stored int64) {
 		ev = ev.Int64("storedTerm", stored)
 	}
 	ev.Msg("a newer leader bumped the keystore term; refusing writes")
-	go r.events.warn(context.Background(), "KeystoreFenced", "keystore write under term %d refused: a newer leader holds the keystore", term)
+	r.events.warn("KeystoreFenced", "keystore write under term %d refused: a newer leader holds the keystore", term)
 }
 
 // verifyLeader is the leader's periodic check between writes: it

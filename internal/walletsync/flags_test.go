@@ -40,18 +40,21 @@ func TestFlags(t *testing.T) {
 		{"a tiny resync period", []string{"--keystore-key-file", good, "--keystore-resync-period", "10ms"}, "invalid --keystore-resync-period"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var f Flags
+			f := DefaultFlags()
 			fs := flag.NewFlagSet("x", flag.ContinueOnError)
-			f.Register(fs)
+			f.RegisterFlags(fs)
 			if err := fs.Parse(c.args); err != nil {
 				t.Fatal(err)
 			}
 			err := f.Validate()
+			if err == nil {
+				err = f.Load()
+			}
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, err := f.NewReplicator(fake.NewClientset(), "ns", "pod", walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil)
+				r, err := f.NewReplicator(fake.NewClientset(), "ns", nil, walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil)
 				if err != nil || r.InSync() {
 					t.Fatalf("replicator: %v", err)
 				}
@@ -64,5 +67,24 @@ func TestFlags(t *testing.T) {
 				t.Fatal("key file content in error")
 			}
 		})
+	}
+}
+
+// Validate reads nothing: a key file that does not exist passes it and is
+// Load's error, named by its flag.
+func TestFlagsValidateReadsNoFileAndLoadDoes(t *testing.T) {
+	f := DefaultFlags()
+	f.KeyFile = filepath.Join(t.TempDir(), "not-there")
+	if err := f.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil (no I/O)", err)
+	}
+	if f.Keys() != nil {
+		t.Fatal("keys before Load")
+	}
+	if err := f.Load(); err == nil || !strings.Contains(err.Error(), "invalid --keystore-key-file") {
+		t.Fatalf("Load() = %v, want an error naming --keystore-key-file", err)
+	}
+	if _, err := f.NewReplicator(fake.NewClientset(), "ns", nil, walletd.New(jsonrpc.New("http://127.0.0.1:1/v2", jsonrpc.Options{})), zerolog.Nop(), nil); err == nil {
+		t.Fatal("a replicator from flags whose keys were not loaded")
 	}
 }

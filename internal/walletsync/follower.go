@@ -110,7 +110,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 			r.metrics.rejected.WithLabelValues("seed_mismatch").Inc()
 			r.log.Error().Str("event", logging.EventKeystoreSeedMismatch).Int64("generation", snap.Generation).
 				Msg("this walletd holds another wallet's seed; refusing to replicate into it (nothing deleted)")
-			go r.events.warn(context.Background(), "KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
+			r.events.warn("KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
 		}
 		return err
 	case err != nil:
@@ -159,9 +159,9 @@ func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
 	r.metrics.rejected.WithLabelValues(reason).Inc()
 	r.log.Error().Str("event", logging.EventKeystoreRejected).Str("reason", reason).Str("resourceVersion", rv).Err(err).
 		Msg("refusing the keystore Secret: not applied, nothing deleted")
-	// Posted in the background: an unreachable API server must not hold
-	// up the reconciler (or a promotion waiting for it).
-	go r.events.warn(context.Background(), "KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
+	// Queued: the Event is written off this path, so an unreachable API
+	// server does not hold up the reconciler (or a promotion waiting for it).
+	r.events.warn("KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
 }
 
 // verify spot-checks an in-sync follower's walletd (spotCheck). It

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/jsonrpc"
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd/walletfile"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync"
@@ -173,15 +174,19 @@ func newReplica(t testing.TB, pod string, keys keystore.Keys, w *walletProc) *re
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
 	files, _ := keys.(*keystore.KeyFiles)
+	log := zerolog.New(logs).With().Timestamp().Str("pod", pod).Logger()
+	events := kubeevents.New(userClient(t), testenv.KubeTestNamespace, pod, kubeevents.Options{Log: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); events.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	r, err := walletsync.New(walletsync.Config{
 		KeyFiles:        files,
 		KeyReloadPeriod: 100 * time.Millisecond,
 		Store:           newStore(t, keys),
 		Walletd:         w.client,
-		Kube:            userClient(t),
-		Namespace:       testenv.KubeTestNamespace,
-		PodName:         pod,
-		Log:             zerolog.New(logs).With().Timestamp().Str("pod", pod).Logger(),
+		Events:          events,
+		Log:             log,
 		Registerer:      reg,
 		ResyncPeriod:    30 * time.Second,
 		RetryPeriod:     200 * time.Millisecond,

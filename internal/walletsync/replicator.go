@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/probe"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
@@ -36,11 +36,10 @@ type Config struct {
 	Store *store.Store
 	// Walletd is this replica's walletd.
 	Walletd *walletd.Client
-	// Kube posts Events on pod Namespace/PodName (optional).
-	Kube      kubernetes.Interface
-	Namespace string
-	PodName   string
-	Log       zerolog.Logger
+	// Events get the keystore's incidents as Kubernetes Events on the
+	// pod (optional).
+	Events kubeevents.Recorder
+	Log    zerolog.Logger
 	// Registerer gets the metrics (optional).
 	Registerer prometheus.Registerer
 	// ResyncPeriod: how often a follower re-reads the Secret and rebuilds
@@ -80,7 +79,7 @@ type Replicator struct {
 	cfg     Config
 	log     zerolog.Logger
 	metrics *metrics
-	events  *eventer
+	events  eventer
 
 	// mu serialises everything that writes to walletd or the Secret.
 	mu     sync.Mutex
@@ -153,7 +152,7 @@ func New(cfg Config) (*Replicator, error) {
 		wake:     make(chan struct{}, 1),
 	}
 	r.metrics = newMetrics(cfg.Registerer, r.sealedBytes, r.historyEntries)
-	r.events = &eventer{client: cfg.Kube, namespace: cfg.Namespace, pod: cfg.PodName, log: r.log}
+	r.events = eventer{rec: cfg.Events}
 	r.reason.Store("keystore not read yet")
 	r.lastReject.Store("")
 	return r, nil
@@ -355,7 +354,7 @@ func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapsh
 	r.log.Info().Str("event", logging.EventKeystoreCreated).Int64("term", term).
 		Uint32("fct", st.Next.FCT).Uint32("ec", st.Next.EC).Uint32("id", st.Next.ID).Int("imported", len(st.Imported)).
 		Msg("created the keystore Secret from this walletd")
-	go r.events.normal(context.Background(), "KeystoreCreated", "keystore Secret %s created from this replica's walletd (term %d)", r.cfg.Store.Name(), term)
+	r.events.normal("KeystoreCreated", "keystore Secret %s created from this replica's walletd (term %d)", r.cfg.Store.Name(), term)
 	return snap, nil
 }
 
