@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -149,9 +148,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		progress("== " + key)
-		t0, load0 := time.Now(), loadAvg()
+		t0, load0 := time.Now(), bench.LoadAvg()
 		a := runArea(ctx, key, cfg, progress)
-		a.Took, a.LoadStart, a.LoadEnd = time.Since(t0), load0, loadAvg()
+		a.Took, a.LoadStart, a.LoadEnd = time.Since(t0), load0, bench.LoadAvg()
 		sample(a.LoadStart)
 		sample(a.LoadEnd)
 		busy = busy || loadAbove(a.LoadEnd, rep.Machine.NProc)
@@ -161,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Areas = append(rep.Areas, a)
 	}
 	rep.Machine.End = time.Now()
-	rep.Machine.LoadEnd = loadAvg()
+	rep.Machine.LoadEnd = bench.LoadAvg()
 	sample(rep.Machine.LoadEnd)
 	rep.Busy = busy || loadAbove(rep.Machine.LoadEnd, rep.Machine.NProc)
 	rep.PeakLoad = peak
@@ -290,51 +289,19 @@ func machine(start time.Time) Machine {
 		GoVersion: runtime.Version(),
 		OSArch:    runtime.GOOS + "/" + runtime.GOARCH,
 		Start:     start,
-		LoadStart: loadAvg(),
+		LoadStart: bench.LoadAvg(),
 	}
-	m.CPUModel = procField("/proc/cpuinfo", "model name")
-	if kb := procField("/proc/meminfo", "MemTotal"); kb != "" {
-		if n, err := strconv.ParseInt(strings.TrimSuffix(kb, " kB"), 10, 64); err == nil {
-			m.MemTotal = fmt.Sprintf("%.1f GiB", float64(n)/(1<<20))
-		}
+	m.CPUModel = bench.ProcField("/proc/cpuinfo", "model name")
+	if kib := bench.ProcKiB("/proc/meminfo", "MemTotal"); kib > 0 {
+		m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kib)/(1<<20))
 	}
 	return m
-}
-
-// procField is the value of the first "key: value" line of a /proc file.
-func procField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// loadAvg is /proc/loadavg's 1, 5 and 15 minute averages.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " / ")
 }
 
 // loadAbove reports whether the 1-minute load average exceeds the cores.
 func loadAbove(load string, cores int) bool { return load1(load) > float64(cores) }
 
-// load1 is the 1-minute figure of a loadAvg string (0 if unknown).
+// load1 is the 1-minute figure of a LoadAvg string (0 if unknown).
 func load1(load string) float64 {
 	one, _, _ := strings.Cut(load, " ")
 	v, _ := strconv.ParseFloat(one, 64)

@@ -9,6 +9,7 @@ import (
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
 )
 
 // localView is what this replica's walletd holds, as far as the replicator
@@ -238,3 +239,22 @@ func (r *Replicator) replay(ctx context.Context, d *keystore.Deriver, v *localVi
 }
 
 var errPreempted = errors.New("replay preempted by a promotion")
+
+// syncTo brings this walletd to snap (rebuilding the local view when
+// needed). Caller holds mu.
+func (r *Replicator) syncTo(ctx context.Context, d *keystore.Deriver, snap *store.Snapshot, stop func() bool, cleanAhead bool) error {
+	now := r.cfg.Now()
+	if r.local == nil || now.Sub(r.local.builtAt) > r.cfg.ResyncPeriod {
+		v, err := buildLocal(ctx, r.cfg.Walletd, d, snap.State, now)
+		if err != nil {
+			return err
+		}
+		r.local = v
+	}
+	if err := r.replay(ctx, d, r.local, snap.State, stop, cleanAhead); err != nil {
+		// Whatever happened, walletd's contents are uncertain now.
+		r.local = nil
+		return err
+	}
+	return nil
+}

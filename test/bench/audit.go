@@ -76,92 +76,126 @@ type AuditResults struct {
 // replica" is the leader's proxy; "proxy, three replicas" spreads the
 // writers over every pod's proxy, as the factom-wallet-read Service does.
 func MeasureAudit(ctx context.Context, opts AuditOptions) (AuditResults, error) {
-	var res AuditResults
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(string) {}
+	quiet(&opts.Progress)
+	b := &auditBench{opts: opts, progress: opts.Progress}
+	defer b.close()
+	if err := b.setup(ctx); err != nil {
+		return b.res, err
 	}
+	if err := b.trials(ctx); err != nil {
+		return b.res, err
+	}
+	err := b.summary(ctx)
+	return b.res, err
+}
+
+// auditBench is one run of the audit-log benchmark: setup starts factomd,
+// the API server and the pods and funds a chain, trials writes entries on
+// the three paths and times compose-entry, summary checks that every
+// acknowledged entry is on the chain.
+type auditBench struct {
+	closers
+	opts     AuditOptions
+	progress func(string)
+	res      AuditResults
+
+	node     *testenv.Factomd
+	leader   *testenv.WalletPod
+	proxies  []string // every pod's proxy
+	w        auditWriters
+	accepted []string // hashes of the entries factomd accepted
+}
+
+func (b *auditBench) setup(ctx context.Context) error {
+	opts := b.opts
 	sidecar, err := testenv.BuildSidecarBinary(opts.Dir)
 	if err != nil {
-		return res, err
+		return err
 	}
-	progress("audit: starting factomd (LOCAL), etcd, kube-apiserver and 3 walletd pods")
+	b.progress("audit: starting factomd (LOCAL), etcd, kube-apiserver and 3 walletd pods")
 	node, err := testenv.StartFactomd("factomd", testenv.FactomdOptions{Dir: opts.Dir, BlockTime: opts.BlockTime})
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer node.Stop(10 * time.Second)
+	b.node = node
+	b.onClose(func() { node.Stop(10 * time.Second) })
 	kube, err := testenv.StartKube(filepath.Join(opts.Dir, "kube"))
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer kube.Stop()
+	b.onClose(kube.Stop)
 	cluster, err := testenv.StartCluster(ctx, kube, testenv.ClusterOptions{
 		Dir: filepath.Join(opts.Dir, "cluster"), Sidecar: sidecar, Factomd: strings.TrimPrefix(node.URL(), "http://"),
 		LeaseDuration: DefaultTiming.LeaseDuration, RenewDeadline: DefaultTiming.RenewDeadline, RetryPeriod: DefaultTiming.RetryPeriod,
 		LogLevel: "info",
 	})
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer cluster.Stop()
-	leader, err := cluster.Leader(2 * time.Minute)
-	if err != nil {
-		return res, fmt.Errorf("audit: %w", err)
+	b.onClose(cluster.Stop)
+	if b.leader, err = cluster.Leader(2 * time.Minute); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
-	var proxies []string
 	for _, p := range cluster.Pods {
-		proxies = append(proxies, p.ProxyURL())
+		b.proxies = append(b.proxies, p.ProxyURL())
 	}
 
 	setup, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	progress("audit: buying entry credits through the leader's proxy and creating a chain")
-	ec, err := testenv.NewFundedECAddress(setup, leader.ProxyURL(), node.URL(), 200_000)
+	b.progress("audit: buying entry credits through the leader's proxy and creating a chain")
+	ec, err := testenv.NewFundedECAddress(setup, b.leader.ProxyURL(), node.URL(), 200_000)
 	if err != nil {
-		return res, fmt.Errorf("audit: fund: %w", err)
+		return fmt.Errorf("audit: fund: %w", err)
 	}
-	chain, err := testenv.CreateChain(setup, leader.ProxyURL(), node.URL(), ec, []byte("benchmark audit log"), []byte("audit"), []byte(time.Now().Format(time.RFC3339Nano)))
+	chain, err := testenv.CreateChain(setup, b.leader.ProxyURL(), node.URL(), ec, []byte("benchmark audit log"), []byte("audit"), []byte(time.Now().Format(time.RFC3339Nano)))
 	if err != nil {
-		return res, fmt.Errorf("audit: chain: %w", err)
+		return fmt.Errorf("audit: chain: %w", err)
 	}
 	// Every replica must hold the EC key before it composes.
-	if err := waitComposes(setup, proxies, ec, chain); err != nil {
-		return res, err
+	if err := waitComposes(setup, b.proxies, ec, chain); err != nil {
+		return err
 	}
+	b.w = auditWriters{factomd: node.URL(), ec: ec, chain: chain}
+	return nil
+}
 
-	w := auditWriters{factomd: node.URL(), ec: ec, chain: chain}
-	var accepted []string
-	paths := [][]string{{leader.Walletd.URL()}, {leader.ProxyURL()}, proxies}
-	// The three paths take turns in short blocks, so a change in the
-	// machine's load falls on all three alike.
-	measure := func(name string, writers int, submit bool) AuditPaths {
-		progress(fmt.Sprintf("audit: %s, %d writer(s), %d rounds of %s per path", name, writers, opts.Rounds, opts.Block))
-		var sum [3]AuditRate
-		for round := range opts.Rounds {
-			for k := range paths {
-				i := (k + round) % len(paths)
-				r, hashes := w.run(ctx, paths[i], writers, opts.Block, submit, fmt.Sprintf("%s/%d/%d", name, round, i))
-				accepted = append(accepted, hashes...)
-				sum[i] = sum[i].add(r)
-			}
+// trials runs the throughput runs (end to end per writer count, then
+// compose only) and the compose-entry latency run.
+func (b *auditBench) trials(ctx context.Context) error {
+	for _, n := range b.opts.Writers {
+		b.res.EndToEnd = append(b.res.EndToEnd, b.throughput(ctx, "end to end", n, true))
+	}
+	b.res.Compose = b.throughput(ctx, "compose only", b.opts.Writers[len(b.opts.Writers)-1], false)
+
+	b.progress(fmt.Sprintf("audit: compose-entry latency, %d calls each path, with a keystore write loop on the leader", b.opts.LatencyCalls))
+	return b.w.latency(ctx, &b.res, b.leader.Walletd.URL(), b.leader.ProxyURL(), b.opts.LatencyCalls)
+}
+
+// throughput runs writers on the three paths. The paths take turns in
+// short blocks, so a change in the machine's load falls on all three alike.
+func (b *auditBench) throughput(ctx context.Context, name string, writers int, submit bool) AuditPaths {
+	opts := b.opts
+	paths := [][]string{{b.leader.Walletd.URL()}, {b.leader.ProxyURL()}, b.proxies}
+	b.progress(fmt.Sprintf("audit: %s, %d writer(s), %d rounds of %s per path", name, writers, opts.Rounds, opts.Block))
+	var sum [3]AuditRate
+	for round := range opts.Rounds {
+		for k := range paths {
+			i := (k + round) % len(paths)
+			r, hashes := b.w.run(ctx, paths[i], writers, opts.Block, submit, fmt.Sprintf("%s/%d/%d", name, round, i))
+			b.accepted = append(b.accepted, hashes...)
+			sum[i] = sum[i].add(r)
 		}
-		return AuditPaths{Direct: sum[0], Proxy1: sum[1], Proxy3: sum[2]}
 	}
-	for _, n := range opts.Writers {
-		res.EndToEnd = append(res.EndToEnd, measure("end to end", n, true))
-	}
-	res.Compose = measure("compose only", opts.Writers[len(opts.Writers)-1], false)
+	return AuditPaths{Direct: sum[0], Proxy1: sum[1], Proxy3: sum[2]}
+}
 
-	progress(fmt.Sprintf("audit: compose-entry latency, %d calls each path, with a keystore write loop on the leader", opts.LatencyCalls))
-	if err := w.latency(ctx, &res, leader.Walletd.URL(), leader.ProxyURL(), opts.LatencyCalls); err != nil {
-		return res, err
-	}
-
-	progress(fmt.Sprintf("audit: checking that the %d acknowledged entries are on the chain", len(accepted)))
+// summary checks that the acknowledged entries are on the chain, each once.
+func (b *auditBench) summary(ctx context.Context) error {
+	res, accepted := &b.res, b.accepted
+	b.progress(fmt.Sprintf("audit: checking that the %d acknowledged entries are on the chain", len(accepted)))
 	check, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	entries, err := testenv.WaitOnChain(check, node.URL(), chain, accepted)
+	entries, err := testenv.WaitOnChain(check, b.node.URL(), b.w.chain, accepted)
 	res.Accepted = len(accepted)
 	count := map[string]int{}
 	for _, e := range entries {
@@ -176,9 +210,9 @@ func MeasureAudit(ctx context.Context, opts AuditOptions) (AuditResults, error) 
 		}
 	}
 	if err != nil {
-		return res, fmt.Errorf("audit: %d of %d acknowledged entries on the chain: %w", res.OnChain, res.Accepted, err)
+		return fmt.Errorf("audit: %d of %d acknowledged entries on the chain: %w", res.OnChain, res.Accepted, err)
 	}
-	return res, nil
+	return nil
 }
 
 // add sums two runs of the same writers.

@@ -3,19 +3,13 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,21 +83,11 @@ type LatencyRun struct {
 }
 
 func (o *HealthOptions) defaults() {
-	if o.Requests <= 0 {
-		o.Requests = 20000
-	}
-	if o.Rate <= 0 {
-		o.Rate = 1200
-	}
-	if o.Workers <= 0 {
-		o.Workers = 8
-	}
-	if o.Idle <= 0 {
-		o.Idle = 60 * time.Second
-	}
-	if o.Progress == nil {
-		o.Progress = func(string) {}
-	}
+	orDefault(&o.Requests, 20000)
+	orDefault(&o.Rate, 1200)
+	orDefault(&o.Workers, 8)
+	orDefault(&o.Idle, 60*time.Second)
+	quiet(&o.Progress)
 }
 
 // MeasureHealth runs the sidecar in factomd mode on loopback against a
@@ -112,88 +96,121 @@ func (o *HealthOptions) defaults() {
 // the in-process cost of one poll and one probe.
 func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, error) {
 	opts.defaults()
-	res := HealthResults{Date: time.Now().UTC(), NProc: runtime.NumCPU(), GoVersion: runtime.Version()}
-	if opts.Dir == "" {
-		dir, err := os.MkdirTemp("", "bench-health-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(dir)
-		opts.Dir = dir
+	b := &healthBench{opts: opts, res: HealthResults{Date: time.Now().UTC(), NProc: runtime.NumCPU(), GoVersion: runtime.Version()}}
+	defer b.close()
+	if err := b.setup(ctx); err != nil {
+		return b.res, err
 	}
-	if opts.SidecarBin == "" {
-		opts.Progress("building the sidecar")
-		bin, err := testenv.BuildSidecarBinary(opts.Dir)
-		if err != nil {
-			return res, err
+	for _, trial := range []func(context.Context) error{b.idle, b.load, b.micro} {
+		if err := trial(ctx); err != nil {
+			return b.res, err
 		}
-		opts.SidecarBin = bin
 	}
-	node := newSteadyFactomd()
-	defer node.Close()
+	return b.res, nil
+}
+
+// healthBench is one run of the health benchmark: setup starts the fake
+// factomd and the sidecar, each trial (idle, load, micro) measures and
+// writes its figures into res, a load run summarised by loadRun.summary.
+type healthBench struct {
+	closers
+	opts    HealthOptions
+	res     HealthResults
+	node    *httptest.Server // the fake factomd
+	sidecar *testenv.Process
+	base    string // the sidecar's http://host:port
+}
+
+func (b *healthBench) setup(ctx context.Context) error {
+	var err error
+	if b.opts.Dir, err = b.workDir(b.opts.Dir, "bench-health-"); err != nil {
+		return err
+	}
+	if b.opts.SidecarBin == "" {
+		b.opts.Progress("building the sidecar")
+		bin, err := testenv.BuildSidecarBinary(b.opts.Dir)
+		if err != nil {
+			return err
+		}
+		b.opts.SidecarBin = bin
+	}
+	b.node = newSteadyFactomd()
+	b.onClose(b.node.Close)
 
 	port, err := testenv.FreePort()
 	if err != nil {
-		return res, err
+		return err
 	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	proc, err := testenv.Start("sidecar", opts.SidecarBin, []string{"factomd",
-		"--listen=127.0.0.1:" + strconv.Itoa(port), "--factomd-url=" + node.URL, "--reference-url=" + node.URL,
-	}, nil, filepath.Join(opts.Dir, "sidecar.log"))
+	b.base = "http://127.0.0.1:" + strconv.Itoa(port)
+	proc, err := testenv.Start("sidecar", b.opts.SidecarBin, []string{"factomd",
+		"--listen=127.0.0.1:" + strconv.Itoa(port), "--factomd-url=" + b.node.URL, "--reference-url=" + b.node.URL,
+	}, nil, filepath.Join(b.opts.Dir, "sidecar.log"))
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer proc.Stop(5 * time.Second)
+	b.sidecar = proc
+	b.onClose(func() { proc.Stop(5 * time.Second) })
 	if err := testenv.Eventually(30*time.Second, 100*time.Millisecond, func() (bool, error) {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(b.base + "/readyz")
 		if err != nil {
 			return false, err
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("readyz %d", resp.StatusCode)
 	}); err != nil {
-		return res, fmt.Errorf("sidecar not ready: %w\n%s", err, proc.Logs())
+		return fmt.Errorf("sidecar not ready: %w\n%s", err, proc.Logs())
 	}
+	return nil
+}
 
-	opts.Progress(fmt.Sprintf("idle for %s", opts.Idle))
-	polls0, err := healthPolls(base)
+// idle measures the sidecar's RSS and CPU while it only polls.
+func (b *healthBench) idle(ctx context.Context) error {
+	res, proc := &b.res, b.sidecar
+	b.opts.Progress(fmt.Sprintf("idle for %s", b.opts.Idle))
+	polls0, err := healthPolls(b.base)
 	if err != nil {
-		return res, err
+		return err
 	}
-	cpu0, err := healthCPU(proc.Pid())
+	cpu0, err := cpuTime(proc.Pid())
 	if err != nil {
-		return res, err
+		return err
 	}
 	start := time.Now()
 	select {
 	case <-ctx.Done():
-		return res, ctx.Err()
-	case <-time.After(opts.Idle):
+		return ctx.Err()
+	case <-time.After(b.opts.Idle):
 	}
-	cpu1, err := healthCPU(proc.Pid())
+	cpu1, err := cpuTime(proc.Pid())
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Idle = time.Since(start)
-	polls1, err := healthPolls(base)
+	polls1, err := healthPolls(b.base)
 	if err != nil {
-		return res, err
+		return err
 	}
-	res.RSSKiB = healthRSSKiB(proc.Pid())
+	res.RSSKiB = rssKiB(proc.Pid())
 	res.IdleCPUMilli = float64(cpu1-cpu0) / float64(res.Idle) * 1000
 	res.PollsDuringIdle = polls1 - polls0
 	if res.PollsDuringIdle > 0 {
 		res.CPUPerPoll = (cpu1 - cpu0) / time.Duration(res.PollsDuringIdle)
 	}
+	return nil
+}
 
-	body, err := healthBody(base + "/readyz")
+// load times /readyz against the static floor under the paced load, on
+// one core and then on any.
+func (b *healthBench) load(ctx context.Context) error {
+	res, opts := &b.res, b.opts
+	body, err := healthBody(b.base + "/readyz")
 	if err != nil {
-		return res, err
+		return err
 	}
 	floorURL, floorPid, floorStop := "", 0, func() {}
 	if opts.FloorServer != nil {
 		if floorURL, floorPid, floorStop, err = opts.FloorServer(body); err != nil {
-			return res, fmt.Errorf("floor server: %w", err)
+			return fmt.Errorf("floor server: %w", err)
 		}
 		res.FloorOwnProcess = true
 	} else {
@@ -204,17 +221,17 @@ func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, erro
 		}))
 		floorURL, floorStop = floor.URL, floor.Close
 	}
-	defer floorStop()
-	urls := []string{base + "/readyz", floorURL}
+	b.onClose(floorStop)
+	urls := []string{b.base + "/readyz", floorURL}
 
 	// The goal's run: every process of the measurement on one core.
 	opts.Progress(fmt.Sprintf("%d /readyz requests and %d to the static floor at %d/s, alternating one-second blocks, all on one core", opts.Requests, opts.Requests, opts.Rate))
-	unpin, pinned := PinToOneCore(proc.Pid(), floorPid)
+	unpin, pinned := PinToOneCore(b.sidecar.Pid(), floorPid)
 	res.OneCore = pinned
 	runs, err := healthLoad(ctx, urls, opts)
 	unpin()
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Sidecar, res.Floor = runs[0].summary(), runs[1].summary()
 
@@ -222,126 +239,24 @@ func MeasureHealth(ctx context.Context, opts HealthOptions) (HealthResults, erro
 		opts.Progress("the same again with every process free to run on any core")
 		runs, err := healthLoad(ctx, urls, opts)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.SpreadSidecar, res.SpreadFloor = runs[0].summary(), runs[1].summary()
 	}
+	return nil
+}
 
-	opts.Progress("in-process poll and probe cost")
-	poll, readyz, err := healthMicro(node.URL)
+// micro is the in-process cost of one poll and one /readyz.
+func (b *healthBench) micro(context.Context) error {
+	b.opts.Progress("in-process poll and probe cost")
+	poll, readyz, err := healthMicro(b.node.URL)
 	if err != nil {
-		return res, err
+		return err
 	}
+	res := &b.res
 	res.PollNs, res.PollAllocs, res.PollBytes = poll.NsPerOp(), poll.AllocsPerOp(), poll.AllocedBytesPerOp()
 	res.ReadyzNs, res.ReadyzAllocs = readyz.NsPerOp(), readyz.AllocsPerOp()
-	return res, nil
-}
-
-// loadRun is one target's share of healthLoad.
-type loadRun struct {
-	lat  []time.Duration
-	errs int
-	busy time.Duration // time spent in this target's blocks
-}
-
-func (r loadRun) rate() float64 {
-	if r.busy <= 0 {
-		return 0
-	}
-	return float64(len(r.lat)+r.errs) / r.busy.Seconds()
-}
-
-func (r loadRun) summary() LatencyRun {
-	out := LatencyRun{Requests: len(r.lat), Errors: r.errs, Rate: r.rate()}
-	if len(r.lat) > 0 {
-		sorted := slices.Sorted(slices.Values(r.lat))
-		out.P50, out.P99, out.Max = healthRank(sorted, 0.50), healthRank(sorted, 0.99), sorted[len(sorted)-1]
-	}
-	return out
-}
-
-// healthLoad sends opts.Requests GETs to each URL, paced at opts.Rate from
-// opts.Workers workers over keep-alive connections (rawGet). The targets
-// take turns in blocks of one second's requests, so a slow minute on the
-// machine falls on all of them alike while only one is loaded at a time.
-// Pacing follows a schedule, not a ticker: a request that is late goes out
-// at once, so the achieved rate is the asked one unless the server cannot
-// keep up. Each latency runs from writing the request to reading the last
-// byte of the body. The generator's garbage collector is off while it runs
-// (it allocates nothing per request) so its pauses are not in the figures.
-func healthLoad(ctx context.Context, urls []string, opts HealthOptions) ([]loadRun, error) {
-	clients := make([][]*rawGet, len(urls))
-	for i, u := range urls {
-		for range opts.Workers {
-			g, err := newRawGet(u, 5*time.Second)
-			if err != nil {
-				return nil, err
-			}
-			clients[i] = append(clients[i], g)
-			defer g.Close()
-		}
-	}
-	runs := make([]loadRun, len(urls))
-	for i := range runs {
-		runs[i].lat = make([]time.Duration, 0, opts.Requests)
-	}
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-
-	interval := time.Second / time.Duration(opts.Rate)
-	block := opts.Rate
-	for sent := 0; sent < opts.Requests; sent += block {
-		n := min(block, opts.Requests-sent)
-		for i := range urls {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			// Warm this target's connections so a dial is not timed.
-			for _, g := range clients[i] {
-				if _, err := g.Do(); err != nil {
-					return nil, fmt.Errorf("load %s: %w", urls[i], err)
-				}
-			}
-			took := healthBlock(clients[i], n, interval, &runs[i])
-			runs[i].busy += took
-		}
-	}
-	return runs, ctx.Err()
-}
-
-// healthBlock sends n requests spread over the workers' connections, one
-// every interval, and records their latencies in run.
-func healthBlock(clients []*rawGet, n int, interval time.Duration, run *loadRun) time.Duration {
-	var mu sync.Mutex
-	next := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, g := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range next {
-				t0 := time.Now()
-				status, err := g.Do()
-				d := time.Since(t0)
-				mu.Lock()
-				if err != nil || status != http.StatusOK {
-					run.errs++
-				} else {
-					run.lat = append(run.lat, d)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	start := time.Now()
-	for i := range n {
-		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
-			time.Sleep(wait)
-		}
-		next <- struct{}{}
-	}
-	close(next)
-	wg.Wait()
-	return time.Since(start)
+	return nil
 }
 
 // healthMicro measures one poll and one /readyz in-process with testing.Benchmark.
@@ -429,51 +344,4 @@ func healthPolls(base string) (uint64, error) {
 		return 0, fmt.Errorf("status: %w", err)
 	}
 	return st.Polls, nil
-}
-
-// healthCPU is the process's user+system CPU time from /proc/<pid>/stat.
-// Linux reports it in clock ticks of 1/100 s (USER_HZ, fixed at 100 on
-// every architecture Go supports here).
-func healthCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("cpu: %w", err)
-	}
-	// The command name may hold spaces; fields start after its ')'.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("cpu: unexpected /proc stat format")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("cpu: short /proc stat")
-	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("cpu: %w", err)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-func healthRSSKiB(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-// healthRank is the nearest-rank percentile of sorted samples.
-func healthRank(sorted []time.Duration, p float64) time.Duration {
-	r := int(float64(len(sorted))*p+0.999999) - 1
-	return sorted[max(0, min(r, len(sorted)-1))]
 }

@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"os"
 	"slices"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,25 +71,6 @@ func pinProcesses(cpu int, pids ...int) (restore func(), pinned bool) {
 			}
 		}
 	}, pinned
-}
-
-// threads lists the thread ids of pid (0: this process).
-func threads(pid int) []int {
-	dir := "/proc/self/task"
-	if pid != 0 {
-		dir = "/proc/" + strconv.Itoa(pid) + "/task"
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var tids []int
-	for _, e := range entries {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	return tids
 }
 
 // PinToOneCore pins this process and the processes pids to one shared core

@@ -9,9 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -38,11 +36,6 @@ type ProxyOptions struct {
 	Progress func(string)
 }
 
-// ProxyLatency summarises one series of sequential calls.
-type ProxyLatency struct {
-	P50, P99, Max time.Duration
-}
-
 // ProxyResults holds the measured figures. Direct and proxied calls are
 // interleaved one by one in the same run, so both see the same machine load.
 type ProxyResults struct {
@@ -62,18 +55,12 @@ type ProxyResults struct {
 }
 
 func (o *ProxyOptions) defaults() {
-	if o.Reads <= 0 {
-		o.Reads = 2000
-	}
+	orDefault(&o.Reads, 2000)
 	if o.ReadMethod == "" {
 		o.ReadMethod = "properties"
 	}
-	if o.Writes <= 0 {
-		o.Writes = 200
-	}
-	if o.Progress == nil {
-		o.Progress = func(string) {}
-	}
+	orDefault(&o.Writes, 200)
+	quiet(&o.Progress)
 }
 
 // Fakes for the proxy's collaborators: this replica is the leader, in sync,
@@ -95,116 +82,6 @@ func (benchCommitter) Abort(context.Context, int64, string, bool) error { return
 type benchInSync struct{}
 
 func (benchInSync) InSync() bool { return true }
-
-// MeasureProxy starts a real walletd (bin/test-walletd) and the proxy in
-// front of it, and measures reads and writes direct and through the proxy.
-func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) {
-	opts.defaults()
-	res := ProxyResults{Reads: opts.Reads, ReadMethod: opts.ReadMethod, Writes: opts.Writes}
-	dir := opts.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "bench-proxy-")
-		if err != nil {
-			return res, fmt.Errorf("proxy bench: %w", err)
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-
-	// walletd asks factomd for the EC rate on some calls; a port this
-	// process owns answers at once.
-	factomd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no factomd in this benchmark"}}`)
-	}))
-	defer factomd.Close()
-
-	bin, err := testenv.Binary("test-walletd")
-	if err != nil {
-		return res, fmt.Errorf("proxy bench: %w", err)
-	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		return res, fmt.Errorf("proxy bench: %w", err)
-	}
-	walletdURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	proc, err := testenv.Start("walletd", bin, []string{
-		"-addr", fmt.Sprintf("127.0.0.1:%d", port),
-		"-wallet", filepath.Join(dir, "bench.db"),
-		"-factomd", factomd.Listener.Addr().String(),
-	}, nil, filepath.Join(dir, "walletd.log"))
-	if err != nil {
-		return res, fmt.Errorf("proxy bench: %w", err)
-	}
-	defer proc.Stop(5 * time.Second)
-
-	client := &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, DisableCompression: true},
-	}
-	direct := walletdURL + "/v2"
-	err = testenv.Eventually(20*time.Second, 20*time.Millisecond, func() (bool, error) {
-		if proc.Exited() {
-			return false, errors.New("walletd exited: " + lastProxyLines(proc.Logs(), 5))
-		}
-		return Call(ctx, client, direct, "properties") == nil, nil
-	})
-	if err != nil {
-		return res, fmt.Errorf("proxy bench: walletd: %w", err)
-	}
-
-	p, err := proxy.New(proxy.Options{
-		WalletdURL: walletdURL,
-		Gate:       benchGate{},
-		Committer:  benchCommitter{},
-		ReadGate:   benchInSync{},
-		Log:        zerolog.Nop(),
-	})
-	if err != nil {
-		return res, fmt.Errorf("proxy bench: %w", err)
-	}
-	l, err := server.Listen("127.0.0.1:0")
-	if err != nil {
-		return res, fmt.Errorf("proxy bench: %w", err)
-	}
-	srvCtx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() {
-		served <- server.Serve(srvCtx, server.New(p, p.MaxRequestDuration()+5*time.Second), l, 5*time.Second)
-	}()
-	defer func() { stop(); <-served }()
-	proxied := "http://" + l.Addr().String() + "/v2"
-
-	// Warm both paths (connections, walletd's caches) before measuring.
-	for range 50 {
-		if err := Call(ctx, client, direct, opts.ReadMethod); err != nil {
-			return res, fmt.Errorf("proxy bench: warm-up direct: %w", err)
-		}
-		if err := Call(ctx, client, proxied, opts.ReadMethod); err != nil {
-			return res, fmt.Errorf("proxy bench: warm-up proxied: %w", err)
-		}
-	}
-
-	opts.Progress(fmt.Sprintf("proxy: %d %s direct and through the proxy, interleaved", opts.Reads, opts.ReadMethod))
-	d, pr, err := Interleave(ctx, direct, proxied, opts.ReadMethod, opts.Reads)
-	if err != nil {
-		return res, err
-	}
-	res.ReadDirect, res.ReadProxy = ProxyLatencies(d), ProxyLatencies(pr)
-	res.ReadOverheadP50 = res.ReadProxy.P50 - res.ReadDirect.P50
-	res.ReadOverheadP99 = res.ReadProxy.P99 - res.ReadDirect.P99
-
-	opts.Progress(fmt.Sprintf("proxy: %d generate-ec-address direct and through the proxy, interleaved", opts.Writes))
-	d, pr, err = Interleave(ctx, direct, proxied, "generate-ec-address", opts.Writes)
-	if err != nil {
-		return res, err
-	}
-	res.WriteDirect, res.WriteProxy = ProxyLatencies(d), ProxyLatencies(pr)
-	res.WriteOverheadP50 = res.WriteProxy.P50 - res.WriteDirect.P50
-	res.WriteOverheadP99 = res.WriteProxy.P99 - res.WriteDirect.P99
-	return res, nil
-}
 
 // Interleave calls method n times on each URL, alternating which goes
 // first, and returns both series of latencies. cmd/bench uses it for the
@@ -280,39 +157,133 @@ func Call(ctx context.Context, c *http.Client, url, method string) error {
 	return nil
 }
 
-// ProxyLatencies is the p50, p99 and max of a series.
-func ProxyLatencies(s []time.Duration) ProxyLatency {
-	sorted := append([]time.Duration(nil), s...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	rank := func(p float64) time.Duration {
-		if len(sorted) == 0 {
-			return 0
-		}
-		i := int(p*float64(len(sorted)) + 0.5)
-		if i >= len(sorted) {
-			i = len(sorted) - 1
-		}
-		return sorted[i]
+// MeasureProxy starts a real walletd (bin/test-walletd) and the proxy in
+// front of it, and measures reads and writes direct and through the proxy.
+func MeasureProxy(ctx context.Context, opts ProxyOptions) (ProxyResults, error) {
+	opts.defaults()
+	b := &proxyBench{opts: opts}
+	defer b.close()
+	if err := b.setup(ctx); err != nil {
+		return b.summary(), fmt.Errorf("proxy bench: %w", err)
 	}
-	return ProxyLatency{P50: rank(0.50), P99: rank(0.99), Max: rank(1)}
+	err := b.trials(ctx)
+	return b.summary(), err
 }
 
-func lastProxyLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
+// proxyBench is one run of the proxy benchmark: setup starts walletd and
+// the proxy and warms both paths, trials takes the interleaved series,
+// summary gives the figures.
+type proxyBench struct {
+	closers
+	opts            ProxyOptions
+	client          *http.Client
+	direct, proxied string // walletd's and the proxy's /v2
+
+	readsDirect, readsProxied   []time.Duration
+	writesDirect, writesProxied []time.Duration
 }
 
-// Markdown renders the figures as the table in docs/BENCHMARKS.md.
-func (r ProxyResults) Markdown() string {
-	f := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-	var b strings.Builder
-	fmt.Fprintf(&b, "| figure | goal | direct p50 / p99 | proxy p50 / p99 | overhead p50 / p99 |\n|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| read `%s` (%d each, sequential) | overhead ≤ 1 ms p99 | %s / %s | %s / %s | %s / %s |\n",
-		r.ReadMethod, r.Reads, f(r.ReadDirect.P50), f(r.ReadDirect.P99), f(r.ReadProxy.P50), f(r.ReadProxy.P99), f(r.ReadOverheadP50), f(r.ReadOverheadP99))
-	fmt.Fprintf(&b, "| write `generate-ec-address` (%d each, no-op commit) | proxy ≤ direct + 50 ms p99 | %s / %s | %s / %s | %s / %s |\n",
-		r.Writes, f(r.WriteDirect.P50), f(r.WriteDirect.P99), f(r.WriteProxy.P50), f(r.WriteProxy.P99), f(r.WriteOverheadP50), f(r.WriteOverheadP99))
-	return b.String()
+func (b *proxyBench) setup(ctx context.Context) error {
+	dir, err := b.workDir(b.opts.Dir, "bench-proxy-")
+	if err != nil {
+		return err
+	}
+
+	// walletd asks factomd for the EC rate on some calls; a port this
+	// process owns answers at once.
+	factomd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no factomd in this benchmark"}}`)
+	}))
+	b.onClose(factomd.Close)
+
+	bin, err := testenv.Binary("test-walletd")
+	if err != nil {
+		return err
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
+	walletdURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	proc, err := testenv.Start("walletd", bin, []string{
+		"-addr", fmt.Sprintf("127.0.0.1:%d", port),
+		"-wallet", filepath.Join(dir, "bench.db"),
+		"-factomd", factomd.Listener.Addr().String(),
+	}, nil, filepath.Join(dir, "walletd.log"))
+	if err != nil {
+		return err
+	}
+	b.onClose(func() { proc.Stop(5 * time.Second) })
+
+	b.client = &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, DisableCompression: true},
+	}
+	b.direct = walletdURL + "/v2"
+	err = testenv.Eventually(20*time.Second, 20*time.Millisecond, func() (bool, error) {
+		if proc.Exited() {
+			return false, errors.New("walletd exited: " + strings.ReplaceAll(testenv.Tail(proc.Logs(), 500), "\n", " | "))
+		}
+		return Call(ctx, b.client, b.direct, "properties") == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("walletd: %w", err)
+	}
+
+	p, err := proxy.New(proxy.Options{
+		WalletdURL: walletdURL,
+		Gate:       benchGate{},
+		Committer:  benchCommitter{},
+		ReadGate:   benchInSync{},
+		Log:        zerolog.Nop(),
+	})
+	if err != nil {
+		return err
+	}
+	l, err := server.Listen("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srvCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		served <- server.Serve(srvCtx, server.New(p, p.MaxRequestDuration()+5*time.Second), l, 5*time.Second)
+	}()
+	b.onClose(func() { stop(); <-served })
+	b.proxied = "http://" + l.Addr().String() + "/v2"
+
+	// Warm both paths (connections, walletd's caches) before measuring.
+	for range 50 {
+		if err := Call(ctx, b.client, b.direct, b.opts.ReadMethod); err != nil {
+			return fmt.Errorf("warm-up direct: %w", err)
+		}
+		if err := Call(ctx, b.client, b.proxied, b.opts.ReadMethod); err != nil {
+			return fmt.Errorf("warm-up proxied: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *proxyBench) trials(ctx context.Context) error {
+	var err error
+	b.opts.Progress(fmt.Sprintf("proxy: %d %s direct and through the proxy, interleaved", b.opts.Reads, b.opts.ReadMethod))
+	if b.readsDirect, b.readsProxied, err = Interleave(ctx, b.direct, b.proxied, b.opts.ReadMethod, b.opts.Reads); err != nil {
+		return err
+	}
+	b.opts.Progress(fmt.Sprintf("proxy: %d generate-ec-address direct and through the proxy, interleaved", b.opts.Writes))
+	b.writesDirect, b.writesProxied, err = Interleave(ctx, b.direct, b.proxied, "generate-ec-address", b.opts.Writes)
+	return err
+}
+
+func (b *proxyBench) summary() ProxyResults {
+	res := ProxyResults{Reads: b.opts.Reads, ReadMethod: b.opts.ReadMethod, Writes: b.opts.Writes}
+	res.ReadDirect, res.ReadProxy = ProxyLatencies(b.readsDirect), ProxyLatencies(b.readsProxied)
+	res.ReadOverheadP50 = res.ReadProxy.P50 - res.ReadDirect.P50
+	res.ReadOverheadP99 = res.ReadProxy.P99 - res.ReadDirect.P99
+	res.WriteDirect, res.WriteProxy = ProxyLatencies(b.writesDirect), ProxyLatencies(b.writesProxied)
+	res.WriteOverheadP50 = res.WriteProxy.P50 - res.WriteDirect.P50
+	res.WriteOverheadP99 = res.WriteProxy.P99 - res.WriteDirect.P99
+	return res
 }

@@ -30,7 +30,7 @@ func TestAuditLogHelpersOnARealNetwork(t *testing.T) {
 
 	ec, err := NewFundedECAddress(ctx, w.URL(), node.URL(), 100)
 	if err != nil {
-		t.Fatalf("funding: %v\nwalletd:\n%s", err, tail(w.Logs(), 2000))
+		t.Fatalf("funding: %v\nwalletd:\n%s", err, Tail(w.Logs(), 2000))
 	}
 	if b, err := ECBalance(ctx, node.URL(), ec); err != nil || b < 100 {
 		t.Fatalf("balance %d, %v; want at least 100", b, err)

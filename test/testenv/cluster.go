@@ -209,7 +209,7 @@ func (p *WalletPod) Start(ctx context.Context) error {
 	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := initProc.Wait(waitCtx); err != nil {
-		return fmt.Errorf("%s: walletd-init: %w\n%s", p.Name, err, tail(initProc.Logs(), 2000))
+		return fmt.Errorf("%s: walletd-init: %w\n%s", p.Name, err, Tail(initProc.Logs(), 2000))
 	}
 
 	if p.Walletd == nil {
@@ -305,7 +305,7 @@ func (p *WalletPod) StartSidecar(ctx context.Context) error {
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s sidecar: %w\n%s", p.Name, err, tail(proc.Logs(), 3000))
+		return fmt.Errorf("%s sidecar: %w\n%s", p.Name, err, Tail(proc.Logs(), 3000))
 	}
 	return nil
 }

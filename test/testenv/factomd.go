@@ -94,7 +94,7 @@ func StartFactomd(name string, opts FactomdOptions) (*Factomd, error) {
 	f.client = jsonrpc.New(f.URL()+"/v2", jsonrpc.Options{Timeout: 2 * time.Second, User: opts.User, Password: opts.Password})
 	err = Eventually(opts.ReadyTimeout, 200*time.Millisecond, func() (bool, error) {
 		if proc.Exited() {
-			return false, fmt.Errorf("factomd %s exited:\n%s", name, factomdLogTail(proc.Logs(), 2000))
+			return false, fmt.Errorf("factomd %s exited:\n%s", name, Tail(proc.Logs(), 2000))
 		}
 		_, err := f.Height(context.Background())
 		return err == nil, err
@@ -126,13 +126,6 @@ func (f *Factomd) WaitHeight(h int64, timeout time.Duration) error {
 		}
 		return got >= h, fmt.Errorf("factomd %s at height %d, waiting for %d", f.Name, got, h)
 	})
-}
-
-func factomdLogTail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 // BuildSidecarBinary builds ./cmd/sidecar into dir and returns its path, so

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -242,7 +241,7 @@ func (k *Kube) waitReady(p *Process, timeout time.Duration) error {
 	defer hc.CloseIdleConnections()
 	err = Eventually(timeout, 200*time.Millisecond, func() (bool, error) {
 		if p.Exited() {
-			return false, fmt.Errorf("kube-apiserver exited: %s", tail(p.Logs(), 2000))
+			return false, fmt.Errorf("kube-apiserver exited: %s", Tail(p.Logs(), 2000))
 		}
 		req, err := http.NewRequest(http.MethodGet, k.host+"/readyz", nil)
 		if err != nil {
@@ -256,7 +255,7 @@ func (k *Kube) waitReady(p *Process, timeout time.Duration) error {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return false, fmt.Errorf("readyz %d: %s", resp.StatusCode, tail(string(body), 500))
+			return false, fmt.Errorf("readyz %d: %s", resp.StatusCode, Tail(string(body), 500))
 		}
 		return true, nil
 	})
@@ -264,12 +263,4 @@ func (k *Kube) waitReady(p *Process, timeout time.Duration) error {
 		return fmt.Errorf("kube-apiserver not ready: %w", err)
 	}
 	return nil
-}
-
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

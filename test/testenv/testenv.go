@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -203,4 +204,14 @@ func Eventually(timeout, interval time.Duration, cond func() (bool, error)) erro
 		}
 		time.Sleep(interval)
 	}
+}
+
+// Tail is the end of a log (or any text) for an error message: its last n
+// bytes, trimmed, with "..." in front when it was cut.
+func Tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }

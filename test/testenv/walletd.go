@@ -104,7 +104,7 @@ func (w *Walletd) start() error {
 	w.Process = p
 	if err := waitHTTP(w.URL(), w.opts.ClientTLS, p, 30*time.Second); err != nil {
 		p.Kill()
-		return fmt.Errorf("walletd on port %d: %w\n%s", w.Port, err, tail(p.Logs(), 2000))
+		return fmt.Errorf("walletd on port %d: %w\n%s", w.Port, err, Tail(p.Logs(), 2000))
 	}
 	return nil
 }

@@ -1,0 +1,91 @@
+package walletsync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factom-sidecar/factom-sidecar/internal/walletd"
+	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
+	"github.com/factom-sidecar/factom-sidecar/test/testenv"
+)
+
+// Defect 9: a leader's InSync must say what its walletd holds. A walletd
+// restarted on another wallet file turns the leader out of sync (not
+// ready, no reads) instead of staying in sync for good.
+func TestALeaderWhoseWalletdLostTheKeystoreIsNotInSync(t *testing.T) {
+	key := freshKeystore(t)
+	leader := newLeader(t, key, testPods[0], 1)
+	leader.follow(t) // the loop that spot-checks walletd
+	for _, m := range []string{walletd.MethodGenerateFactoidAddress, walletd.MethodGenerateECAddress} {
+		if _, err := write(t, leader, 1, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !leader.r.InSync() {
+		t.Fatalf("leader not in sync before the fault: %s", leader.r.ReadyCheck()().Reason)
+	}
+	// Another wallet file: a new random seed, none of the keystore's keys.
+	leader.w.proc.Stop(5 * time.Second)
+	if err := os.Remove(leader.w.path); err != nil {
+		t.Fatal(err)
+	}
+	leader.w.start(t)
+	err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+		return !leader.r.InSync(), errors.New("the leader still reports in sync")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := write(t, leader, 1, walletd.MethodGenerateECAddress, nil); err == nil {
+		t.Error("a write on a walletd with another seed was acknowledged")
+	}
+}
+
+// A leader's sidecar killed during a long import is restarted and leads
+// again while walletd still runs that import, which goes on adding keys
+// after the promotion reconciled. No client was acknowledged them: the
+// leader's periodic check must find and take back every key the Secret
+// does not account for, not only notice missing ones.
+func TestALeaderTakesBackKeysWalletdAddedBehindItsBack(t *testing.T) {
+	key := freshKeystore(t)
+	leader := newLeader(t, key, testPods[0], 1)
+	leader.follow(t) // the loop that checks walletd between writes
+	acked := foreign(t, keystore.FCT, 1)
+	if _, err := write(t, leader, 1, walletd.MethodImportAddresses, importParams(acked)); err != nil {
+		t.Fatal(err)
+	}
+	// The late import: walletd executes it, no sidecar commits it.
+	late := []walletd.Key{foreign(t, keystore.FCT, 2), foreign(t, keystore.EC, 3)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := leader.w.rpc.CallRaw(ctx, walletd.MethodImportAddresses, mustJSON(t, importParams(late...))); err != nil {
+		t.Fatal(err)
+	}
+	err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+		_, held := keySet(t, leader.w)
+		for _, line := range held {
+			for _, k := range late {
+				if strings.HasPrefix(line, k.Public+"=") {
+					return false, fmt.Errorf("walletd still holds the unacknowledged key %s", k.Public)
+				}
+			}
+		}
+		return leader.r.InSync(), errors.New("the leader is not back in sync: " + leader.r.ReadyCheck()().Reason)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, held := keySet(t, leader.w)
+	if !slices.ContainsFunc(held, func(l string) bool { return strings.HasPrefix(l, acked.Public+"=") }) {
+		t.Errorf("the acknowledged import %s was taken back too", acked.Public)
+	}
+	if !strings.Contains(leader.logs.String(), `"event":"keystore_walletd_unaccounted"`) {
+		t.Error("no keystore_walletd_unaccounted event explains the take-back")
+	}
+}
