@@ -98,16 +98,26 @@ func result(ok bool, reason string, f map[string]any) probe.Result {
 	return probe.Result{OK: ok, Reason: reason, Fields: f}
 }
 
-func (m *Monitor) ready(s *state, now time.Time) probe.Result {
-	f := m.fields(s, now)
+// answeredRecently is what readiness and startup share: factomd has
+// answered at least once, and not longer ago than StaleAfter. When it
+// has not, the result says why.
+func (m *Monitor) answeredRecently(s *state, now time.Time, f map[string]any) (probe.Result, bool) {
 	if s.lastGoodAt.IsZero() {
 		if s.polls == 0 {
-			return result(false, ReasonStarting, f)
+			return result(false, ReasonStarting, f), false
 		}
-		return result(false, s.local.ErrorKind, f)
+		return result(false, s.local.ErrorKind, f), false
 	}
 	if now.Sub(s.lastGoodAt) > m.cfg.StaleAfter {
-		return result(false, ReasonStale, f)
+		return result(false, ReasonStale, f), false
+	}
+	return probe.Result{}, true
+}
+
+func (m *Monitor) ready(s *state, now time.Time) probe.Result {
+	f := m.fields(s, now)
+	if r, ok := m.answeredRecently(s, now, f); !ok {
+		return r
 	}
 	if !s.local.OK && answered(s.local.ErrorKind) {
 		return result(false, s.local.ErrorKind, f)
@@ -185,14 +195,8 @@ func (m *Monitor) live(s *state, now time.Time) probe.Result {
 
 func (m *Monitor) started(s *state, now time.Time) probe.Result {
 	f := m.fields(s, now)
-	if s.lastGoodAt.IsZero() {
-		if s.polls == 0 {
-			return result(false, ReasonStarting, f)
-		}
-		return result(false, s.local.ErrorKind, f)
-	}
-	if now.Sub(s.lastGoodAt) > m.cfg.StaleAfter {
-		return result(false, ReasonStale, f)
+	if r, ok := m.answeredRecently(s, now, f); !ok {
+		return r
 	}
 	return result(true, ReasonOK, f)
 }
