@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
-// ErrNotLeader is returned by BeginWrite when this replica may not write.
+// ErrNotLeader is returned by BeginWrite when this replica may not write:
+// the election's verdict, checked before walletd sees the write. (The
+// keystore's own refusal of a commit for a term it was not promoted for is
+// walletsync.ErrNotPromoted.)
 var ErrNotLeader = errors.New("not the writable leader")
 
 // Gate admits writes only while this replica holds the Lease and its
@@ -20,14 +25,15 @@ var ErrNotLeader = errors.New("not the writable leader")
 // Writers use Writable, BeginWrite (it satisfies the proxy's Gate) and
 // WaitIdle; Open, Extend, Close and SetHolder belong to the Elector.
 type Gate struct {
-	now func() time.Time
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) clock.Timer
 
 	mu         sync.Mutex
 	open       bool
 	term       int64
 	validUntil time.Time
 	holder     string // current holder as last observed, for error texts
-	timer      *time.Timer
+	timer      clock.Timer
 	onExpire   func(term int64)
 	inflight   int
 	idle       *sync.Cond
@@ -37,10 +43,15 @@ type Gate struct {
 // set, is called (without the gate's lock) when the gate closes because its
 // validity window passed.
 func NewGate(now func() time.Time, onExpire func(term int64)) *Gate {
+	return newGate(now, clock.RealClock{}.AfterFunc, onExpire)
+}
+
+// newGate is NewGate with the expiry timer's clock injected.
+func newGate(now func() time.Time, afterFunc func(time.Duration, func()) clock.Timer, onExpire func(term int64)) *Gate {
 	if now == nil {
 		now = time.Now
 	}
-	g := &Gate{now: now, onExpire: onExpire}
+	g := &Gate{now: now, afterFunc: afterFunc, onExpire: onExpire}
 	g.idle = sync.NewCond(&g.mu)
 	return g
 }
@@ -168,7 +179,7 @@ func (g *Gate) armLocked() {
 		g.timer.Stop()
 	}
 	term := g.term
-	g.timer = time.AfterFunc(g.validUntil.Sub(g.now()), func() {
+	g.timer = g.afterFunc(g.validUntil.Sub(g.now()), func() {
 		g.mu.Lock()
 		if !g.open || g.term != term || g.now().Before(g.validUntil) {
 			g.mu.Unlock()

@@ -2,7 +2,6 @@ package leader
 
 import (
 	"context"
-	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -21,11 +20,11 @@ import (
 // ended or a retry period has passed, whichever comes first: the Lease was
 // written by the acquisition itself, so the first renewal is not due yet.
 func (e *Elector) awaitPromotion(st *termState, ctx context.Context) {
-	t := time.NewTimer(e.cfg.RetryPeriod)
+	t := e.clock.NewTimer(e.cfg.RetryPeriod)
 	defer t.Stop()
 	select {
 	case <-st.promoted:
-	case <-t.C:
+	case <-t.C():
 	case <-ctx.Done():
 	}
 }
@@ -61,7 +60,7 @@ func (e *Elector) releaseOwn(term int64) bool {
 		// Written since by someone else, but perhaps only its annotations
 		// (a switchover request names the next holder there): read it
 		// once, and release it if this process still holds the term.
-		if cur, gerr := e.election.CoordinationV1().Leases(e.cfg.Namespace).Get(ctx, e.cfg.LeaseName, metav1.GetOptions{}); gerr == nil && e.holds(cur, term) {
+		if cur, gerr := e.lease.Get(ctx, e.cfg.LeaseName, metav1.GetOptions{}); gerr == nil && e.holds(cur, term) {
 			updated, err = e.release(ctx, cur)
 		}
 	}
@@ -87,5 +86,5 @@ func (e *Elector) release(ctx context.Context, l *coordinationv1.Lease) (*coordi
 	now := metav1.NewMicroTime(e.now())
 	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &empty, &one
 	l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
-	return e.election.CoordinationV1().Leases(e.cfg.Namespace).Update(ctx, l, metav1.UpdateOptions{})
+	return e.lease.Update(ctx, l, metav1.UpdateOptions{})
 }

@@ -20,7 +20,8 @@ import (
 func fakeElector(t *testing.T, lease *coordinationv1.Lease) (*Elector, *fake.Clientset) {
 	t.Helper()
 	cs := fake.NewClientset(lease)
-	e := &Elector{cfg: Config{PodFlags: podFlags("ns", "factom-wallet-0"), LeaseName: "l", RenewDeadline: time.Second}, log: zerolog.Nop(), now: time.Now, process: "mine", election: cs}
+	e := &Elector{cfg: Config{PodFlags: podFlags("ns", "factom-wallet-0"), LeaseName: "l", RenewDeadline: time.Second}, log: zerolog.Nop(), now: time.Now, process: "mine",
+		lease: cs.CoordinationV1().Leases("ns"), gate: NewGate(nil, nil)}
 	e.obs = newObserver(cs.CoordinationV1().Leases("ns"), "l", time.Now, time.Second, time.Second, zerolog.Nop())
 	return e, cs
 }
@@ -32,18 +33,18 @@ func leaseNaming(holder, process string, term int32) *coordinationv1.Lease {
 	}
 }
 
-// TestLeaseClientWritesOnlyItsOwnProcesssLease: client-go's renew loop
-// goes through this client, so a process never renews (or releases) a
+// TestRenewLockWritesOnlyItsOwnProcesssLease: client-go's renew loop
+// goes through this lock, so a process never renews (or releases) a
 // Lease that names another process of the same pod.
-func TestLeaseClientWritesOnlyItsOwnProcesssLease(t *testing.T) {
+func TestRenewLockWritesOnlyItsOwnProcesssLease(t *testing.T) {
 	ctx := context.Background()
 	e, _ := fakeElector(t, leaseNaming("factom-wallet-0", "previous", 3))
-	leases := e.leaseClient().Leases("ns")
-	l, err := leases.Get(ctx, "l", metav1.GetOptions{})
+	lock := &processLock{e: e}
+	rec, _, err := lock.Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil || !strings.Contains(err.Error(), `names process "previous"`) {
+	if err := lock.Update(ctx, *rec); err == nil || !strings.Contains(err.Error(), `names process "previous"`) {
 		t.Fatalf("renewing another process's Lease: %v", err)
 	}
 	if e.releaseOwn(3) {
@@ -51,9 +52,9 @@ func TestLeaseClientWritesOnlyItsOwnProcesssLease(t *testing.T) {
 	}
 
 	e, cs := fakeElector(t, leaseNaming("factom-wallet-0", "mine", 4))
-	leases = e.leaseClient().Leases("ns")
-	l, _ = leases.Get(ctx, "l", metav1.GetOptions{})
-	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+	lock = &processLock{e: e}
+	rec, _, _ = lock.Get(ctx)
+	if err := lock.Update(ctx, *rec); err != nil {
 		t.Fatalf("renewing its own Lease: %v", err)
 	}
 	if e.releaseOwn(5) {

@@ -1,16 +1,11 @@
 package leader
 
 import (
-	"context"
-	"fmt"
 	"maps"
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 )
 
 // The rule "a term belongs to one process": a process writes its own
@@ -84,53 +79,4 @@ func (e *Elector) announceEarly(acq acquisition, v leaseView) {
 		Msg("took the lease before it expired: the holder's process is gone")
 	e.events.emit(corev1.EventTypeWarning, "LeaderTakeoverEarly", "took the walletd leader lease from %s before it expired (term %d): %s",
 		acq.from, acq.term, ev)
-}
-
-// leaseClient is the Lease client of client-go's renew loop: it refuses to
-// write a Lease that names another process, so this process never renews
-// or releases a term it does not own.
-func (e *Elector) leaseClient() coordv1client.LeasesGetter {
-	return &ownLeases{LeasesGetter: e.election.CoordinationV1(), e: e}
-}
-
-type ownLeases struct {
-	coordv1client.LeasesGetter
-	e *Elector
-}
-
-func (o *ownLeases) Leases(ns string) coordv1client.LeaseInterface {
-	return &ownLease{LeaseInterface: o.LeasesGetter.Leases(ns), e: o.e}
-}
-
-type ownLease struct {
-	coordv1client.LeaseInterface
-	e *Elector
-}
-
-func (l *ownLease) Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error) {
-	lease.Annotations = l.e.annotations(lease.Annotations)
-	created, err := l.LeaseInterface.Create(ctx, lease, opts)
-	if err == nil {
-		l.e.noteOwn(created)
-	}
-	return created, err
-}
-
-func (l *ownLease) Get(ctx context.Context, name string, opts metav1.GetOptions) (*coordinationv1.Lease, error) {
-	got, err := l.LeaseInterface.Get(ctx, name, opts)
-	if err == nil && got.Annotations[AnnotationProcess] == l.e.process {
-		l.e.noteOwn(got)
-	}
-	return got, err
-}
-
-func (l *ownLease) Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error) {
-	if p := lease.Annotations[AnnotationProcess]; p != l.e.process {
-		return nil, fmt.Errorf("not writing the lease: it names process %q, this is %q", p, l.e.process)
-	}
-	updated, err := l.LeaseInterface.Update(ctx, lease, opts)
-	if err == nil {
-		l.e.noteOwn(updated)
-	}
-	return updated, err
 }

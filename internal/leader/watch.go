@@ -10,7 +10,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/kubewatch"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
@@ -53,7 +52,7 @@ func (v leaseView) duration() time.Duration {
 // candidates learn of a release or of the last renewal the moment it
 // happens, without polling.
 type observer struct {
-	leases  coordv1client.LeaseInterface
+	leases  leaseClient
 	name    string
 	now     func() time.Time
 	retry   time.Duration
@@ -70,7 +69,7 @@ type observer struct {
 	wake chan struct{}
 }
 
-func newObserver(leases coordv1client.LeaseInterface, name string, now func() time.Time, retry, timeout time.Duration, log zerolog.Logger) *observer {
+func newObserver(leases leaseClient, name string, now func() time.Time, retry, timeout time.Duration, log zerolog.Logger) *observer {
 	return &observer{leases: leases, name: name, now: now, retry: retry, timeout: timeout, log: log, wake: make(chan struct{}, 1)}
 }
 

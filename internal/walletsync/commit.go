@@ -78,7 +78,7 @@ func (r *Replicator) endWriteLocked() {
 
 func (r *Replicator) leaderLocked(term int64, what string) error {
 	if role(r.role.Load()) != roleLeader || r.leaderTerm.Load() != term || r.snap == nil {
-		return fmt.Errorf("%s under term %d: %w", what, term, ErrNotLeader)
+		return fmt.Errorf("%s under term %d: %w", what, term, ErrNotPromoted)
 	}
 	if r.fenced {
 		return fmt.Errorf("%s under term %d: %w", what, term, ErrFenced)
@@ -105,7 +105,7 @@ func (r *Replicator) Commit(ctx context.Context, term int64, method string, para
 	defer r.mu.Unlock()
 	r.endWriteLocked()
 	err := r.commitLocked(ctx, term, method, params, result)
-	if err != nil && !errors.Is(err, ErrNotLeader) {
+	if err != nil && !errors.Is(err, ErrNotPromoted) {
 		// walletd made a change that is not committed: take it back
 		// before the proxy lets the next write through.
 		r.markDirty("a write was not committed; taking it back from walletd")
@@ -122,7 +122,7 @@ func commitResult(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, ErrFenced), errors.Is(err, ErrNotLeader):
+	case errors.Is(err, ErrFenced), errors.Is(err, ErrNotPromoted):
 		return "fenced"
 	case errors.Is(err, store.ErrConflict):
 		return "conflict"

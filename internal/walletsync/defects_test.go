@@ -132,8 +132,8 @@ func TestADemotionDuringPromotionWins(t *testing.T) {
 	if rep.r.Role() != "follower" || rep.r.InSync() {
 		t.Fatalf("after a demotion during promotion: role %s, in sync %v", rep.r.Role(), rep.r.InSync())
 	}
-	if _, err := write(t, rep, 2, walletd.MethodGenerateECAddress, nil); !errors.Is(err, walletsync.ErrNotLeader) {
-		t.Fatalf("commit after the demotion: %v, want ErrNotLeader", err)
+	if _, err := write(t, rep, 2, walletd.MethodGenerateECAddress, nil); !errors.Is(err, walletsync.ErrNotPromoted) {
+		t.Fatalf("commit after the demotion: %v, want ErrNotPromoted", err)
 	}
 }
 

@@ -25,9 +25,9 @@ var (
 	// ErrFenced: the Secret's term is not this leader's term; this replica
 	// was deposed. Re-exported from store.
 	ErrFenced = store.ErrFenced
-	// ErrNotLeader: Commit was called without a successful Promote for
+	// ErrNotPromoted: Commit was called without a successful Promote for
 	// this term (or after Demote).
-	ErrNotLeader = errors.New("keystore: not the leader for this term")
+	ErrNotPromoted = errors.New("keystore: not the leader for this term")
 )
 
 // Config wires a Replicator.
@@ -247,7 +247,7 @@ func (r *Replicator) Promote(ctx context.Context, term int64) error {
 		// Demote came while promoting: becomeLeader must not outlive it.
 		// Demote counts before it stores the role, so either this sees
 		// the count or Demote's role store comes after becomeLeader's.
-		err = fmt.Errorf("promote to term %d: demoted during the promotion: %w", term, ErrNotLeader)
+		err = fmt.Errorf("promote to term %d: demoted during the promotion: %w", term, ErrNotPromoted)
 	}
 	took := r.cfg.Now().Sub(start)
 	r.metrics.promoteDuration.Observe(took.Seconds())
