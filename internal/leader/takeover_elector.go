@@ -4,6 +4,8 @@ import (
 	"maps"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
+
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -77,6 +79,6 @@ func (e *Elector) announceEarly(acq acquisition, v leaseView) {
 		Str("evidence", ev.kind).Str("detail", ev.detail).Int("rounds", ev.rounds).
 		Time("oldRenewTime", renew).Time("oldLeaseExpires", expires).Int64("evidenceMs", e.now().Sub(ev.first).Milliseconds()).
 		Msg("took the lease before it expired: the holder's process is gone")
-	e.events.emit(corev1.EventTypeWarning, "LeaderTakeoverEarly", "took the walletd leader lease from %s before it expired (term %d): %s",
+	e.events.emit(corev1.EventTypeWarning, kubeevents.ReasonLeaderTakeoverEarly, "took the walletd leader lease from %s before it expired (term %d): %s",
 		acq.from, acq.term, ev)
 }

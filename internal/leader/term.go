@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -133,7 +135,7 @@ func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-c
 	}
 	if wasReleased() {
 		e.log.Info().Str("event", logging.EventLeaseReleased).Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
-		e.events.emit(corev1.EventTypeNormal, "LeaseReleased", "released the walletd leader lease at the end of term %d", st.term)
+		e.events.emit(corev1.EventTypeNormal, kubeevents.ReasonLeaseReleased, "released the walletd leader lease at the end of term %d", st.term)
 	}
 }
 
@@ -160,7 +162,7 @@ func (e *Elector) promote(st *termState) {
 				return // the term ended meanwhile; endTerm reported it
 			}
 			e.log.Error().Str("event", logging.EventPromotionFailed).Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).Err(err).Msg("promotion failed; giving up the lease")
-			e.events.emit(corev1.EventTypeWarning, "PromotionFailed", "promotion for term %d failed, lease given up: %v", term, err)
+			e.events.emit(corev1.EventTypeWarning, kubeevents.ReasonPromotionFailed, "promotion for term %d failed, lease given up: %v", term, err)
 			// Let another replica try first.
 			e.mu.Lock()
 			e.cooldownUntil = e.now().Add(e.cfg.LeaseDuration)
@@ -192,7 +194,7 @@ func (e *Elector) promote(st *termState) {
 	e.log.Info().Str("event", logging.EventFailoverComplete).Int64("term", term).Str("from", st.from).Str("to", e.cfg.PodName).
 		Str("reason", st.reason).Int64("tookMs", took.Milliseconds()).Msg("writable leader")
 	e.labels.set(RoleLeader)
-	e.events.emit(corev1.EventTypeNormal, "LeaderElected", "became the writable walletd leader with term %d (previous holder %q, %s; writable %dms later)",
+	e.events.emit(corev1.EventTypeNormal, kubeevents.ReasonLeaderElected, "became the writable walletd leader with term %d (previous holder %q, %s; writable %dms later)",
 		term, st.from, st.reason, took.Milliseconds())
 }
 
@@ -304,5 +306,5 @@ func (e *Elector) endTermQuiet(st *termState, reason string) bool {
 // announceEnd labels the pod follower and records the Event.
 func (e *Elector) announceEnd(st *termState, reason string) {
 	e.labels.set(RoleFollower)
-	e.events.emit(corev1.EventTypeNormal, "LeaderLost", "term %d ended: %s", st.term, reason)
+	e.events.emit(corev1.EventTypeNormal, kubeevents.ReasonLeaderLost, "term %d ended: %s", st.term, reason)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
@@ -308,7 +309,7 @@ func (r *Replicator) fence(term, stored int64) {
 		ev = ev.Int64("storedTerm", stored)
 	}
 	ev.Msg("a newer leader bumped the keystore term; refusing writes")
-	r.events.warn("KeystoreFenced", "keystore write under term %d refused: a newer leader holds the keystore", term)
+	r.events.warn(kubeevents.ReasonKeystoreFenced, "keystore write under term %d refused: a newer leader holds the keystore", term)
 }
 
 // verifyLeader is the leader's periodic check between writes: it

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
@@ -110,7 +112,7 @@ func (r *Replicator) reconcile(ctx context.Context, sec *corev1.Secret) error {
 			r.metrics.rejected.WithLabelValues("seed_mismatch").Inc()
 			r.log.Error().Str("event", logging.EventKeystoreSeedMismatch).Int64("generation", snap.Generation).
 				Msg("this walletd holds another wallet's seed; refusing to replicate into it (nothing deleted)")
-			r.events.warn("KeystoreSeedMismatch", "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
+			r.events.warn(kubeevents.ReasonKeystoreSeedMismatch, "walletd's seed differs from the replicated keystore seed: not replicating, nothing deleted; recreate this replica's wallet from the keystore (walletd-init)")
 		}
 		return err
 	case err != nil:
@@ -161,7 +163,7 @@ func (r *Replicator) reportRejected(ctx context.Context, rv string, err error) {
 		Msg("refusing the keystore Secret: not applied, nothing deleted")
 	// Queued: the Event is written off this path, so an unreachable API
 	// server does not hold up the reconciler (or a promotion waiting for it).
-	r.events.warn("KeystoreRejected", "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
+	r.events.warn(kubeevents.ReasonKeystoreRejected, "keystore Secret %s (resourceVersion %s) refused: %v; nothing applied, nothing deleted", r.cfg.Store.Name(), rv, err)
 }
 
 // verify spot-checks an in-sync follower's walletd (spotCheck). It

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/kubeevents"
+
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/keystore"
 	"github.com/factom-sidecar/factom-sidecar/internal/walletsync/store"
@@ -99,7 +101,7 @@ func (r *Replicator) createFirst(ctx context.Context, term int64) (*store.Snapsh
 	r.log.Info().Str("event", logging.EventKeystoreCreated).Int64("term", term).
 		Uint32("fct", st.Next.FCT).Uint32("ec", st.Next.EC).Uint32("id", st.Next.ID).Int("imported", len(st.Imported)).
 		Msg("created the keystore Secret from this walletd")
-	r.events.normal("KeystoreCreated", "keystore Secret %s created from this replica's walletd (term %d)", r.cfg.Store.Name(), term)
+	r.events.normal(kubeevents.ReasonKeystoreCreated, "keystore Secret %s created from this replica's walletd (term %d)", r.cfg.Store.Name(), term)
 	return snap, nil
 }
 
