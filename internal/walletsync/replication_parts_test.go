@@ -103,15 +103,7 @@ func followersRecoverWhenTheAPIServerRestarts(t *testing.T, seen *secrets, acked
 	}
 	acked[generated(t, res).Public] = true
 	gen := cur.r.AppliedGeneration()
-	reps := []*replica{leader, followers[1]}
-	err = testenv.Eventually(60*time.Second, 20*time.Millisecond, func() (bool, error) {
-		for _, f := range reps {
-			if f.r.AppliedGeneration() != gen || !f.r.InSync() {
-				return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
-			}
-		}
-		return true, nil
-	})
+	err = testenv.Eventually(60*time.Second, 20*time.Millisecond, appliedInSync(gen, leader, followers[1]))
 	if err != nil {
 		t.Fatal(err)
 	}

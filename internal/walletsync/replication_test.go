@@ -39,6 +39,19 @@ func inSync(reps ...*replica) func() (bool, error) {
 	}
 }
 
+// appliedInSync holds once every replica has applied generation gen and
+// is in sync.
+func appliedInSync(gen int64, reps ...*replica) func() (bool, error) {
+	return func() (bool, error) {
+		for _, f := range reps {
+			if f.r.AppliedGeneration() != gen || !f.r.InSync() {
+				return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
+			}
+		}
+		return true, nil
+	}
+}
+
 // TestReplication drives three real walletd processes and the real API
 // server through the keystore's life: creation by the first leader,
 // walletd-init, replay, tampering, a foreign seed, fencing of a deposed
@@ -137,14 +150,7 @@ func TestReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		gen := leader.r.AppliedGeneration()
-		err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-			for _, f := range followers {
-				if f.r.AppliedGeneration() != gen || !f.r.InSync() {
-					return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
-				}
-			}
-			return true, nil
-		})
+		err := testenv.Eventually(30*time.Second, 20*time.Millisecond, appliedInSync(gen, followers...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,20 +322,12 @@ func TestReplication(t *testing.T) {
 		}
 		// The old leader follows now; everyone converges.
 		gen := next.r.AppliedGeneration()
-		reps := []*replica{leader, followers[1]}
-		err = testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-			for _, f := range reps {
-				if f.r.AppliedGeneration() != gen || !f.r.InSync() {
-					return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
-				}
-			}
-			return true, nil
-		})
+		err = testenv.Eventually(30*time.Second, 20*time.Millisecond, appliedInSync(gen, leader, followers[1]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, keysNew := keySet(t, next.w)
-		for _, f := range reps {
+		for _, f := range []*replica{leader, followers[1]} {
 			if _, keys := keySet(t, f.w); !slices.Equal(keys, keysNew) {
 				t.Errorf("%s: %d keys, leader %d", f.name, len(keys), len(keysNew))
 			}
@@ -372,19 +370,11 @@ func TestReplication(t *testing.T) {
 		}
 		// Every replica ends up holding the adopted key too.
 		gen := cur.r.AppliedGeneration()
-		reps := []*replica{leader, followers[1]}
-		err = testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-			for _, f := range reps {
-				if f.r.AppliedGeneration() != gen || !f.r.InSync() {
-					return false, errors.New(f.name + ": " + f.r.ReadyCheck()().Reason)
-				}
-			}
-			return true, nil
-		})
+		err = testenv.Eventually(30*time.Second, 20*time.Millisecond, appliedInSync(gen, leader, followers[1]))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range reps {
+		for _, f := range []*replica{leader, followers[1]} {
 			if _, keys := keySet(t, f.w); !strings.Contains(strings.Join(keys, "\n"), k.Public) {
 				t.Errorf("%s lacks the adopted key", f.name)
 			}
