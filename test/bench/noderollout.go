@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/test/node"
@@ -48,10 +47,10 @@ func rolloutTrial(ctx context.Context, n *node.Node, url string, plugin bool) (R
 			return r, err
 		}
 	} else {
-		if err := setUpdateStrategy(ctx, n, "RollingUpdate"); err != nil {
+		if err := n.SetUpdateStrategy(ctx, nodeNS, "factom-wallet", "RollingUpdate"); err != nil {
 			return r, err
 		}
-		defer setUpdateStrategy(context.WithoutCancel(ctx), n, "OnDelete")
+		defer n.SetUpdateStrategy(context.WithoutCancel(ctx), nodeNS, "factom-wallet", "OnDelete")
 		if _, err := n.Kubectl(ctx, "-n", nodeNS, "rollout", "restart", "statefulset/factom-wallet"); err != nil {
 			return r, err
 		}
@@ -76,10 +75,4 @@ func rolloutTrial(ctx context.Context, n *node.Node, url string, plugin bool) (R
 	}
 	r.LeaseTransitions = int64(lease1 - lease0)
 	return r, nil
-}
-
-func setUpdateStrategy(ctx context.Context, n *node.Node, strategy string) error {
-	patch := fmt.Sprintf(`{"spec":{"updateStrategy":{"type":%q,"rollingUpdate":null}}}`, strategy)
-	_, err := n.Kubectl(ctx, "-n", nodeNS, "patch", "statefulset", "factom-wallet", "-p", patch)
-	return err
 }

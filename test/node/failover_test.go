@@ -254,8 +254,7 @@ func waitAck(t *testing.T, w *Writer, t0 time.Time, timeout time.Duration) time.
 
 func (d *deployment) setUpdateStrategy(t *testing.T, strategy string) {
 	t.Helper()
-	patch := fmt.Sprintf(`{"spec":{"updateStrategy":{"type":%q,"rollingUpdate":null}}}`, strategy)
-	if out, err := d.node.Kubectl(context.Background(), "-n", d.ns, "patch", "statefulset", "factom-wallet", "-p", patch); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	if err := d.node.SetUpdateStrategy(context.Background(), d.ns, "factom-wallet", strategy); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -149,3 +149,11 @@ func (n *Node) DeleteNamespace(ctx context.Context, ns string, timeout time.Dura
 	}
 	return n.RecycleVolumes(ctx)
 }
+
+// SetUpdateStrategy sets a StatefulSet's update strategy (OnDelete or
+// RollingUpdate).
+func (n *Node) SetUpdateStrategy(ctx context.Context, ns, statefulSet, strategy string) error {
+	patch := fmt.Sprintf(`{"spec":{"updateStrategy":{"type":%q,"rollingUpdate":null}}}`, strategy)
+	_, err := n.Kubectl(ctx, "-n", ns, "patch", "statefulset", statefulSet, "-p", patch)
+	return err
+}
