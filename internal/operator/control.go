@@ -226,14 +226,15 @@ func chooseTarget(r *Report, want string) (string, candidate, error) {
 	return from, *best, nil
 }
 
-// unfit says why a follower cannot take the leadership (a switchover's
-// target, a rollout's next leader), or "" when it can: its sidecar
-// answered, it is in sync, its walletd is healthy.
+// unfit says why a replica is not fit to lead (a switchover's target, a
+// rollout's next leader, the leader a rollout starts from), or "" when it
+// is: its sidecar answered, its walletd is healthy and, unless it is the
+// writable leader (whose sync verdict is its own), it is in sync.
 func (w WalletRow) unfit() string {
 	switch {
 	case w.Error != "":
 		return w.Error
-	case !w.InSync:
+	case !w.InSync && !w.Writable:
 		return "it is not in sync: " + w.SyncMessage
 	case !w.WalletdOK:
 		return "its walletd is unhealthy: " + w.Walletd

@@ -136,13 +136,7 @@ func rolloutReady(r *Report) error {
 	}
 	writable := false
 	for _, w := range r.Wallet {
-		why := w.unfit()
-		if w.Writable {
-			// The leader's own sync verdict is not a follower's: only its
-			// sidecar's answer and walletd's health count.
-			why = (WalletRow{Error: w.Error, InSync: true, WalletdOK: w.WalletdOK, Walletd: w.Walletd}).unfit()
-		}
-		if why != "" {
+		if why := w.unfit(); why != "" {
 			return fmt.Errorf("%w: %s: %s", ErrRolloutRefused, w.Pod, why)
 		}
 		writable = writable || w.Writable
