@@ -50,12 +50,14 @@ clock from the moment they saw the last renewal, then try at exactly that moment
 duration minus the time since the leader's last renewal. client-go alone observes renewals only when it
 polls (every 2–4.4 s with jitter), so it sees the last renewal late and notices the expiry late.`,
 	`**Graceful handover does not wait for expiry.** On SIGTERM the leader closes writes, waits for writes
-in flight, releases the Lease itself (one update, conditional on the version it last wrote), and only
-then relabels the pod and writes its Event; the followers' watch sees the release at once, the first to
-write the Lease (a conditional update) wins and runs the keystore promotion from the Secret its watch
-delivered (one conditional update). client-go's first renewal waits until the promotion has ended. The
-path is four steps — release, watch event, acquisition, term bump — each a loopback API request
-stretched by busy cores. client-go's baseline waits for its next retry.`,
+in flight and releases the Lease itself (one update, conditional on the version it last wrote); its own
+label patch and Events wait until the Lease names the successor (at most 0.5 s), so they do not reach
+the API server together with the handover's writes. The followers' watch sees the release at once; the
+first in rank (lowest ordinal, in sync) writes the Lease and, side by side, the keystore's term bump
+(both conditional updates, the bump from the Secret its watch delivered), and opens writes once both
+succeeded; the others wait 100 ms per rank, so one write wins without a race. The path is one watch
+delivery between two rounds of writes — the release, then the acquisition beside the term bump. A
+lost acquisition undoes its promotion. client-go's baseline waits for its next retry.`,
 	`**API load**: the leader renews once per retry period (0.5 req/s at 2 s); followers send nothing in
 steady state — they hold one watch on the Lease, one on the leader's Pod and one on the keystore Secret; a long-running watch is
 counted when it ends (every 4–6 min, re-established with a get). client-go's followers poll the Lease

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 
+	"github.com/factom-sidecar/factom-sidecar/internal/control"
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 )
 
@@ -20,6 +21,9 @@ type acquisition struct {
 	trigger time.Time // when the Lease became free: release seen, expiry, start
 	reason  string
 	early   *evidence // set when taken before expiry on evidence
+	// promotion, when set, was started beside the acquisition (a released
+	// Lease): the term waits for it instead of starting one.
+	promotion *earlyPromotion
 }
 
 // campaignStep is what a follower does with one view of the Lease: try to
@@ -31,6 +35,8 @@ type campaignStep struct {
 	trigger time.Time
 	reason  string
 	early   *evidence
+	// alongside: promote while the acquisition is in flight (alongside.go).
+	alongside bool
 }
 
 // nextStep applies the acquisition rules to the Lease v as this replica
@@ -48,7 +54,15 @@ func (e *Elector) nextStep(v leaseView, now, start time.Time) campaignStep {
 	case !v.exists:
 		s.try, s.trigger, s.reason = true, start, "no lease yet"
 	case v.holder() == "":
-		s.try, s.trigger, s.reason = true, v.observedAt, e.releaseReason(v)
+		// Released: the first in rank takes it at once, each next one a
+		// stagger later, so that one write wins without a race.
+		s.trigger, s.reason = v.observedAt, e.releaseReason(v)
+		r, handover := e.releaseOrder(v)
+		if at := v.observedAt.Add(time.Duration(r) * releaseStagger); now.Before(at) {
+			s.wait = at.Sub(now)
+		} else {
+			s.try, s.alongside = true, handover && r == 0 && e.hooks.OnPromote != nil
+		}
 	case v.holder() == e.cfg.PodName && e.ownProcess(v):
 		s.try, s.trigger, s.reason = true, v.observedAt, "lease held by this process's previous term"
 	case v.holder() == e.cfg.PodName && e.take == nil:
@@ -96,16 +110,24 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 		wait := s.wait
 		if s.try {
 			trigger, reason := afterHold(s.trigger, s.reason, holdEnded)
-			acq, err := e.tryAcquire(ctx, v)
+			if trigger.Before(start) {
+				trigger = start
+			}
+			term := e.termFor(v)
+			var promotion *earlyPromotion
+			if s.alongside && v.exists {
+				promotion = e.promoteAlongside(control.Transition{Term: term, From: e.previousHolder(v), To: e.cfg.PodName, Reason: reason, Time: trigger})
+			}
+			acq, err := e.tryAcquire(ctx, v, term)
 			if err == nil {
-				acq.trigger, acq.reason, acq.early = trigger, reason, s.early
-				if trigger.Before(start) {
-					acq.trigger = start
-				}
+				acq.trigger, acq.reason, acq.early, acq.promotion = trigger, reason, s.early, promotion
 				if s.early != nil {
 					e.announceEarly(acq, v)
 				}
 				return acq, true
+			}
+			if promotion != nil {
+				e.abandon(promotion, err)
 			}
 			if ctx.Err() != nil {
 				return acquisition{}, false
@@ -137,20 +159,29 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 	}
 }
 
-// tryAcquire writes this replica into the Lease as a new term, with the
-// resourceVersion it last saw as precondition, so exactly one candidate
-// wins a race.
-func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, error) {
-	me := e.cfg.PodName
-	secs := int32(e.cfg.LeaseDuration / time.Second)
-	sent := e.now()
-	ts := metav1.NewMicroTime(sent)
+// termFor is the term this replica takes the Lease v with: one past the
+// Lease's transitions, and never below the guarded work's term floor.
+func (e *Elector) termFor(v leaseView) int64 {
 	floor := int64(0)
 	if e.hooks.TermFloor != nil {
 		floor = e.hooks.TermFloor()
 	}
 	if !v.exists {
-		zero := int32(floor)
+		return floor
+	}
+	return max(v.transitions()+1, floor)
+}
+
+// tryAcquire writes this replica into the Lease as term (termFor), with
+// the resourceVersion it last saw as precondition, so exactly one
+// candidate wins a race.
+func (e *Elector) tryAcquire(ctx context.Context, v leaseView, term int64) (acquisition, error) {
+	me := e.cfg.PodName
+	secs := int32(e.cfg.LeaseDuration / time.Second)
+	sent := e.now()
+	ts := metav1.NewMicroTime(sent)
+	if !v.exists {
+		zero := int32(term)
 		lease := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: e.cfg.LeaseName, Namespace: e.cfg.Namespace, Annotations: e.annotations(nil)},
 			Spec: coordinationv1.LeaseSpec{
@@ -162,16 +193,16 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 			return acquisition{}, fmt.Errorf("create lease: %w", err)
 		}
 		e.acquired(sent, created)
-		return acquisition{term: floor}, nil
+		return acquisition{term: term}, nil
 	}
 	from := e.previousHolder(v)
 	lease := v.lease.DeepCopy()
-	term := int32(max(v.transitions()+1, floor))
+	transitions := int32(term)
 	lease.Spec.HolderIdentity = &me
 	lease.Spec.LeaseDurationSeconds = &secs
 	lease.Spec.AcquireTime = &ts
 	lease.Spec.RenewTime = &ts
-	lease.Spec.LeaseTransitions = &term
+	lease.Spec.LeaseTransitions = &transitions
 	lease.Spec.PreferredHolder = nil
 	lease.Annotations = e.annotations(lease.Annotations)
 	e.clearSwitchover(lease)
@@ -180,7 +211,7 @@ func (e *Elector) tryAcquire(ctx context.Context, v leaseView) (acquisition, err
 		return acquisition{}, fmt.Errorf("update lease: %w", err)
 	}
 	e.acquired(sent, updated)
-	return acquisition{term: int64(term), from: from}, nil
+	return acquisition{term: term, from: from}, nil
 }
 
 // acquired records this process's own write of the Lease, sent at sent: it

@@ -1,6 +1,8 @@
 package leader
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +18,8 @@ func TestCampaignRules(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	start := now.Add(-time.Hour)
 	const me, other = "factom-wallet-1", "factom-wallet-0"
-	plain := &Elector{cfg: Config{PodFlags: podFlags("", me), LeaseDuration: 4 * time.Second}, now: func() time.Time { return now }, process: "mine"}
-	withTakeover := &Elector{cfg: plain.cfg, now: plain.now, process: "mine",
+	plain := &Elector{cfg: Config{PodFlags: podFlags("", me), LeaseDuration: 4 * time.Second}, now: func() time.Time { return now }, process: "mine", ctl: newOperatorControl(nil)}
+	withTakeover := &Elector{cfg: plain.cfg, now: plain.now, process: "mine", ctl: newOperatorControl(nil),
 		take: newTakeover(TakeoverConfig{Enabled: true, ProbePeriod: time.Second, Refusals: 3}, me, "mine", time.Second, nil, nil, plain.now, zerolog.Nop(), nil, func() {})}
 
 	// view is the Lease held by holder's process with ann, last changed
@@ -67,6 +69,44 @@ func TestCampaignRules(t *testing.T) {
 
 	// The trigger dates the takeover: from the start, the release seen,
 	// or the expiry.
+	// A release seen happen (a handover): the first in rank tries at once
+	// and promotes beside its acquisition, each next rank a stagger later.
+	// A release found at start: everyone at once, nobody alongside.
+	promoting := func(e *Elector) *Elector {
+		e.hooks.OnPromote = func(context.Context, int64) error { return nil }
+		return e
+	}
+	handover := func(holder string, inSync bool) *Elector {
+		e := promoting(&Elector{cfg: plain.cfg, now: plain.now, process: "mine", ctl: newOperatorControl(nil), inSync: func() bool { return inSync }})
+		e.ctl.lastHolder = holder
+		return e
+	}
+	released := view("", "p0", nil, 10*time.Millisecond)
+	for name, tc := range map[string]struct {
+		e         *Elector
+		try       bool
+		alongside bool
+		wait      time.Duration
+	}{
+		"released by wallet-0: wallet-1 is first":                {handover("factom-wallet-0", true), true, true, 0},
+		"released by wallet-2: wallet-1 is second":               {handover("factom-wallet-2", true), false, false, releaseStagger - 10*time.Millisecond},
+		"released by wallet-0, wallet-1 not in sync: second":     {handover("factom-wallet-0", false), false, false, releaseStagger - 10*time.Millisecond},
+		"released for this pod's switchover: first":              {promoting(&Elector{cfg: plain.cfg, now: plain.now, process: "mine", ctl: newOperatorControl(nil)}), true, true, 0},
+		"released before this process started: at once, no rank": {promoting(&Elector{cfg: plain.cfg, now: plain.now, process: "mine", ctl: newOperatorControl(nil)}), true, false, 0},
+	} {
+		v := released
+		if strings.Contains(name, "switchover") {
+			v = view("", "p0", switchTo(me), 10*time.Millisecond)
+		}
+		s := tc.e.nextStep(v, now, start)
+		if s.try != tc.try || s.alongside != tc.alongside || (!s.try && s.wait != tc.wait) {
+			t.Errorf("%s: step %+v; want try %v, alongside %v, wait %s", name, s, tc.try, tc.alongside, tc.wait)
+		}
+	}
+	if s := handover("factom-wallet-2", true).nextStep(view("", "p0", nil, releaseStagger), now, start); !s.try || s.alongside {
+		t.Errorf("second in rank after the stagger: step %+v; want a plain try", s)
+	}
+
 	if s := plain.nextStep(leaseView{known: true}, now, start); !s.trigger.Equal(start) {
 		t.Errorf("missing Lease dated %s, want the start %s", s.trigger, start)
 	}

@@ -148,11 +148,13 @@ func (e *Elector) handOver(st *termState, to string, cancelRun context.CancelFun
 	<-st.demoted
 	cancelRun()
 	<-done
+	released := wasReleased()
+	if released {
+		e.log.Info().Str("event", logging.EventLeaseHandedOver).Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).Msg("released the lease for the switchover")
+		e.awaitSuccessor()
+	}
 	if ended {
 		e.announceEnd(st, reason)
-	}
-	if wasReleased() {
-		e.log.Info().Str("event", logging.EventLeaseHandedOver).Int64("term", st.term).Str("from", e.cfg.PodName).Str("to", to).Msg("released the lease for the switchover")
 	}
 }
 

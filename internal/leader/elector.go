@@ -82,6 +82,7 @@ type Elector struct {
 	events  *eventSink
 	process string    // this process's id in the Lease: a term belongs to one process
 	take    *takeover // nil when early takeover is off
+	inSync  func() bool
 	ctl     *operatorControl
 
 	mu            sync.Mutex
@@ -148,7 +149,7 @@ func newElector(opts Options, m *metrics, p parts) *Elector {
 		now = p.clock.Now
 	}
 	reqTimeout := cfg.RequestTimeout()
-	e := &Elector{cfg: cfg, log: opts.Log, hooks: opts.Hooks, now: now, clock: p.clock, m: m, process: newProcessID(), lease: p.lease}
+	e := &Elector{cfg: cfg, log: opts.Log, hooks: opts.Hooks, now: now, clock: p.clock, m: m, process: newProcessID(), lease: p.lease, inSync: opts.InSync}
 	e.gate = newGate(now, p.clock.AfterFunc, e.onGateExpired)
 	e.obs = newObserver(p.watch, cfg.LeaseName, now, cfg.RetryPeriod, reqTimeout, opts.Log)
 	e.obs.onChange = e.onLeaseChange

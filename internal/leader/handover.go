@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/logging"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -10,11 +11,35 @@ import (
 )
 
 // The graceful handover's path is: the old leader's release (one update),
-// the followers' watch event, the winner's acquisition (one update) and
-// its promotion (one keystore update). Everything else that used to sit
-// on it is moved off: client-go's release read the Lease again first, and
-// client-go's first renewal (a read and an update) ran beside the
-// promotion's keystore requests on the same API server.
+// the followers' watch event, and the winner's acquisition (one update)
+// side by side with its promotion (one keystore update, alongside.go).
+// Everything else is kept off it: client-go's release would read the Lease
+// again first, client-go's first renewal (a read and an update) waits for
+// the promotion, and the old leader's label and Events wait for the
+// successor.
+
+// successorWait bounds how long a replica that released the Lease holds
+// back its own label patch and Events: they would otherwise reach the API
+// server together with the successor's acquisition and keystore bump.
+const successorWait = 500 * time.Millisecond
+
+// awaitSuccessor waits until the Lease names another holder, or
+// successorWait (real time: a courtesy, not an election rule) has passed.
+func (e *Elector) awaitSuccessor() {
+	t := time.NewTimer(successorWait)
+	defer t.Stop()
+	for {
+		next := e.obs.next()
+		if h := e.obs.snapshot().holder(); h != "" && h != e.cfg.PodName {
+			return
+		}
+		select {
+		case <-next:
+		case <-t.C:
+			return
+		}
+	}
+}
 
 // awaitPromotion holds client-go's renew loop back until the promotion has
 // ended or a retry period has passed, whichever comes first: the Lease was

@@ -29,6 +29,9 @@ type termState struct {
 	ended    bool
 	demoted  chan struct{} // closed once OnDemote has run for this term
 	promoted chan struct{} // closed once the promotion has ended, either way
+	// promotion was started beside the acquisition (alongside.go); nil:
+	// promote runs OnPromote itself.
+	promotion *earlyPromotion
 }
 
 // lead runs one term. The term starts with this replica's own write of
@@ -62,7 +65,10 @@ func (e *Elector) lead(ctx context.Context, acq acquisition) {
 	}
 
 	tctx, cancelTerm := context.WithCancel(context.Background())
-	st := &termState{term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{}), promoted: make(chan struct{})}
+	if acq.promotion != nil {
+		tctx, cancelTerm = acq.promotion.ctx, acq.promotion.cancel
+	}
+	st := &termState{promotion: acq.promotion, term: acq.term, from: acq.from, trigger: acq.trigger, reason: acq.reason, ctx: tctx, cancel: cancelTerm, demoted: make(chan struct{}), promoted: make(chan struct{})}
 	// The next term may not start before this one's OnDemote has run.
 	defer func() { <-st.demoted }()
 	e.mu.Lock()
@@ -130,11 +136,15 @@ func (e *Elector) shutdown(st *termState, cancelRun context.CancelFunc, done <-c
 	<-st.demoted
 	cancelRun()
 	<-done
+	released := wasReleased()
+	if released {
+		e.log.Info().Str("event", logging.EventLeaseReleased).Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
+		e.awaitSuccessor()
+	}
 	if ended {
 		e.announceEnd(st, "shutting down")
 	}
-	if wasReleased() {
-		e.log.Info().Str("event", logging.EventLeaseReleased).Int64("term", st.term).Str("from", e.cfg.PodName).Msg("released the lease for another replica")
+	if released {
 		e.events.emit(corev1.EventTypeNormal, kubeevents.ReasonLeaseReleased, "released the walletd leader lease at the end of term %d", st.term)
 	}
 }
@@ -157,7 +167,7 @@ func (e *Elector) promote(st *termState) {
 	defer close(st.promoted)
 	term := st.term
 	if e.hooks.OnPromote != nil {
-		if err := e.hooks.OnPromote(e.promoteContext(st), term); err != nil {
+		if err := e.runPromotion(st); err != nil {
 			if st.ctx.Err() != nil {
 				return // the term ended meanwhile; endTerm reported it
 			}
@@ -196,6 +206,15 @@ func (e *Elector) promote(st *termState) {
 	e.labels.set(RoleLeader)
 	e.events.emit(corev1.EventTypeNormal, kubeevents.ReasonLeaderElected, "became the writable walletd leader with term %d (previous holder %q, %s; writable %dms later)",
 		term, st.from, st.reason, took.Milliseconds())
+}
+
+// runPromotion runs the term's promotion, or waits for the one started
+// beside the acquisition.
+func (e *Elector) runPromotion(st *termState) error {
+	if st.promotion != nil {
+		return st.promotion.wait()
+	}
+	return e.hooks.OnPromote(e.promoteContext(st), st.term)
 }
 
 func (e *Elector) onStopped() {

@@ -64,19 +64,28 @@ type observer struct {
 	// Lease, annotations included.
 	onMeta func(cur leaseView)
 
-	mu   sync.Mutex
-	view leaseView
-	wake chan struct{}
+	mu      sync.Mutex
+	view    leaseView
+	wake    chan struct{}
+	changed chan struct{} // closed (and replaced) on every new version
 }
 
 func newObserver(leases leaseClient, name string, now func() time.Time, retry, timeout time.Duration, log zerolog.Logger) *observer {
-	return &observer{leases: leases, name: name, now: now, retry: retry, timeout: timeout, log: log, wake: make(chan struct{}, 1)}
+	return &observer{leases: leases, name: name, now: now, retry: retry, timeout: timeout, log: log, wake: make(chan struct{}, 1), changed: make(chan struct{})}
 }
 
 func (o *observer) snapshot() leaseView {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.view
+}
+
+// next is closed once a version of the Lease newer than the current view
+// has been observed.
+func (o *observer) next() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.changed
 }
 
 // observe records an answer about the Lease (nil: it does not exist).
@@ -97,7 +106,10 @@ func (o *observer) observe(lease *coordinationv1.Lease) {
 		return
 	}
 	o.view = cur
+	changedCh := o.changed
+	o.changed = make(chan struct{})
 	o.mu.Unlock()
+	close(changedCh)
 	select {
 	case o.wake <- struct{}{}:
 	default:

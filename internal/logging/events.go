@@ -55,6 +55,7 @@ const (
 	EventLivenessChanged            = "liveness_changed"
 	EventPeerLookupFailed           = "peer_lookup_failed"
 	EventPollFailed                 = "poll_failed"
+	EventPromotionAbandoned         = "promotion_abandoned"
 	EventPromotionFailed            = "promotion_failed"
 	EventProxyAuthOff               = "proxy_auth_off"
 	EventProxyConnError             = "proxy_conn_error"
@@ -137,6 +138,7 @@ var Events = []string{
 	EventLivenessChanged,
 	EventPeerLookupFailed,
 	EventPollFailed,
+	EventPromotionAbandoned,
 	EventPromotionFailed,
 	EventProxyAuthOff,
 	EventProxyConnError,
