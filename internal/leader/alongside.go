@@ -22,7 +22,8 @@ import (
 // Lease again; if its bump landed, the term it used is spent: the next
 // acquisition's term floor is above it, and a replica that took the Lease
 // with that same term meanwhile finds it fenced, gives the Lease up and
-// lets another take it under a new term. It is only done for a released
+// lets another take it under a new term. The keystore's failover history
+// then lists that term, with no write under it. It is only done for a released
 // Lease, never for an expired one: a leader that released has closed its
 // writes, while a leader whose Lease merely expired may still be renewing,
 // and a bump by a replica that then loses the race would fence a healthy
