@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,14 +58,67 @@ func Binary(name string) (string, error) {
 	return path, nil
 }
 
-// FreePort asks the kernel for a free loopback TCP port.
+// FreePort returns a loopback TCP port that is free now and that this
+// process has not handed out before.
+//
+// It picks from below the kernel's ephemeral range rather than asking
+// for port 0: a port from that range, once released, can become the
+// source port of any outgoing connection (a factomd dialling its peer,
+// a test's HTTP client) before the program meant to listen on it binds,
+// and that program then cannot listen and the port answers strangers.
+// Ports below the range are only ever taken by a bind.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	lo, hi := unassignedPortRange()
+	if ports.handed == nil {
+		ports.handed = map[int]bool{}
+		// A random start keeps test binaries run one after another from
+		// walking the same ports in the same order.
+		ports.next = lo + rand.IntN(hi-lo)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range hi - lo {
+		p := ports.next
+		ports.next++
+		if ports.next >= hi {
+			ports.next = lo
+		}
+		if ports.handed[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		ports.handed[p] = true
+		return p, nil
+	}
+	return 0, fmt.Errorf("free port: none free in %d-%d", lo, hi-1)
+}
+
+var ports struct {
+	mu     sync.Mutex
+	handed map[int]bool
+	next   int
+}
+
+// unassignedPortRange is [lo, hi): the ports from 20000 up to the start
+// of the kernel's ephemeral range (32768 by default).
+func unassignedPortRange() (lo, hi int) {
+	lo, hi = 20000, 32768
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	var first, last int
+	if _, err := fmt.Sscan(string(data), &first, &last); err == nil && first > lo+1000 {
+		hi = first
+	} else if err == nil && last < 64000 {
+		// The ephemeral range starts low: use the ports above it.
+		lo, hi = last+1, 65536
+	}
+	return lo, hi
 }
 
 // Process is a program started in its own process group, with its combined
