@@ -13,24 +13,78 @@ import (
 // AuditWriter appends entries to one chain as an audit-log application
 // does: compose-entry through walletd (the factom-wallet Service), commit
 // and reveal through factomd (the factom-bridge Service). It records every
-// entry whose reveal factomd accepted and retries after any error.
+// entry whose reveal factomd accepted and retries after any error, and
+// follows each accepted entry until the network acknowledges it.
 type AuditWriter struct {
 	wallet, factomd, ec, chain string
 	accepted                   func(n int, hash string)
 	stop, done                 chan struct{}
+	acksDone                   chan struct{}
 
-	mu     sync.Mutex
-	hashes []string
-	failed int
-	lastAt time.Time
+	mu      sync.Mutex
+	hashes  []string
+	failed  int
+	lastAt  time.Time
+	pending map[string]time.Time // accepted, not acknowledged yet → when accepted
+	acked   []string
+	unacked []string
 }
+
+// ackWindow is how long an accepted entry may stay unacknowledged before
+// the writer counts it as never acknowledged: the network acknowledges a
+// reveal within a block (6 s on the LOCAL networks here) unless the node
+// that took it died first.
+const ackWindow = 2 * time.Minute
 
 // StartAuditWriter starts writing; onAccepted, when set, is called for
 // every accepted entry (n counts from 1).
 func StartAuditWriter(wallet, factomd, ec, chain string, onAccepted func(n int, hash string)) *AuditWriter {
-	w := &AuditWriter{wallet: wallet, factomd: factomd, ec: ec, chain: chain, accepted: onAccepted, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &AuditWriter{wallet: wallet, factomd: factomd, ec: ec, chain: chain, accepted: onAccepted,
+		stop: make(chan struct{}), done: make(chan struct{}), acksDone: make(chan struct{}), pending: map[string]time.Time{}}
 	go w.run()
+	go w.followAcks()
 	return w
+}
+
+// followAcks asks factomd (through the same Service) for the status of
+// every accepted entry until it is acknowledged or ackWindow has passed,
+// and ends once the writer has stopped and nothing is pending.
+func (w *AuditWriter) followAcks() {
+	defer close(w.acksDone)
+	for {
+		w.mu.Lock()
+		hashes := make([]string, 0, len(w.pending))
+		for h := range w.pending {
+			hashes = append(hashes, h)
+		}
+		w.mu.Unlock()
+		for _, h := range hashes {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ok, err := testenv.EntryAcknowledged(ctx, w.factomd, w.chain, h)
+			cancel()
+			w.mu.Lock()
+			switch {
+			case err == nil && ok:
+				w.acked = append(w.acked, h)
+				delete(w.pending, h)
+			case time.Since(w.pending[h]) > ackWindow:
+				w.unacked = append(w.unacked, h)
+				delete(w.pending, h)
+			}
+			w.mu.Unlock()
+		}
+		select {
+		case <-w.done:
+			w.mu.Lock()
+			left := len(w.pending)
+			w.mu.Unlock()
+			if left == 0 {
+				return
+			}
+		default:
+		}
+		time.Sleep(500 * time.Millisecond) // the poll period of a client following its writes
+	}
 }
 
 func (w *AuditWriter) run() {
@@ -50,6 +104,7 @@ func (w *AuditWriter) run() {
 		} else {
 			w.hashes = append(w.hashes, hash)
 			w.lastAt = time.Now()
+			w.pending[hash] = w.lastAt
 			if w.accepted != nil {
 				w.accepted(len(w.hashes), hash)
 			}
@@ -76,4 +131,12 @@ func (w *AuditWriter) Finish() (accepted []string, failed int) {
 	close(w.stop)
 	<-w.done
 	return w.hashes, w.failed
+}
+
+// Acknowledged waits, after Finish, until every accepted entry is
+// acknowledged by the network or has waited ackWindow, and returns the
+// acknowledged entries and those never acknowledged.
+func (w *AuditWriter) Acknowledged() (acked, unacked []string) {
+	<-w.acksDone
+	return w.acked, w.unacked
 }

@@ -256,6 +256,27 @@ func ComposeEntry(ctx context.Context, walletURL, ecPublic, chainID string, cont
 	return ComposedEntry{c}, nil
 }
 
+// EntryAcknowledged reports whether the network acknowledged an entry's
+// reveal (factomd's ack: TransactionACK, or DBlockConfirmed once it is in
+// a saved block). A node's "Entry Reveal Success" only says the node took
+// the reveal: a node killed before it passed the reveal on loses it, and
+// an audit-log client counts an entry as written once it is acknowledged.
+func EntryAcknowledged(ctx context.Context, factomdURL, chainID, entryHash string) (bool, error) {
+	var st struct {
+		EntryData struct {
+			Status string `json:"status"`
+		} `json:"entrydata"`
+	}
+	if err := auditClient(factomdURL).Call(ctx, "ack", map[string]string{"hash": entryHash, "chainid": chainID}, &st); err != nil {
+		return false, fmt.Errorf("ack %s: %w", entryHash, err)
+	}
+	switch st.EntryData.Status {
+	case "TransactionACK", "DBlockConfirmed":
+		return true, nil
+	}
+	return false, nil
+}
+
 // ChainEntry is one entry in a saved entry block of a chain.
 type ChainEntry struct {
 	Hash string
@@ -267,65 +288,124 @@ type ChainEntry struct {
 // first, and returns every entry, oldest first; an entry written twice is
 // listed twice. Entries not yet in a saved block are not listed.
 func ChainEntries(ctx context.Context, factomdURL, chainID string) ([]ChainEntry, error) {
-	f := auditClient(factomdURL)
+	return newChainReader(factomdURL, chainID).entries(ctx)
+}
+
+// chainReader reads a chain again and again, fetching each entry block
+// once: a saved entry block never changes, so a walk from the head stops
+// at the first block it has seen.
+type chainReader struct {
+	client *jsonrpc.Client
+	chain  string
+	blocks map[string]entryBlock // keymr → block
+}
+
+type entryBlock struct {
+	prev    string
+	entries []ChainEntry
+}
+
+func newChainReader(factomdURL, chainID string) *chainReader {
+	return &chainReader{client: auditClient(factomdURL), chain: chainID, blocks: map[string]entryBlock{}}
+}
+
+func (r *chainReader) entries(ctx context.Context) ([]ChainEntry, error) {
 	var head struct {
 		ChainHead string `json:"chainhead"`
 	}
-	if err := f.Call(ctx, "chain-head", map[string]string{"chainid": chainID}, &head); err != nil {
+	if err := r.client.Call(ctx, "chain-head", map[string]string{"chainid": r.chain}, &head); err != nil {
 		return nil, fmt.Errorf("chain-head: %w", err)
 	}
-	var blocks [][]ChainEntry
-	for keymr := head.ChainHead; keymr != "" && strings.Trim(keymr, "0") != ""; {
-		var eb struct {
-			Header struct {
-				PrevKeyMR string `json:"prevkeymr"`
-				DBHeight  int64  `json:"dbheight"`
-			} `json:"header"`
-			EntryList []struct {
-				EntryHash string `json:"entryhash"`
-			} `json:"entrylist"`
+	var newest []string // keymrs, head first
+	for keymr := head.ChainHead; !isZeroKeyMR(keymr); {
+		b, ok := r.blocks[keymr]
+		if !ok {
+			var err error
+			if b, err = r.fetch(ctx, keymr); err != nil {
+				return nil, err
+			}
+			r.blocks[keymr] = b
 		}
-		if err := f.Call(ctx, "entry-block", map[string]string{"keymr": keymr}, &eb); err != nil {
-			return nil, fmt.Errorf("entry-block %s: %w", keymr, err)
-		}
-		var es []ChainEntry
-		for _, e := range eb.EntryList {
-			es = append(es, ChainEntry{Hash: e.EntryHash, DBHeight: eb.Header.DBHeight})
-		}
-		blocks = append(blocks, es)
-		keymr = eb.Header.PrevKeyMR
+		newest = append(newest, keymr)
+		keymr = b.prev
 	}
 	var out []ChainEntry
-	for i := len(blocks) - 1; i >= 0; i-- {
-		out = append(out, blocks[i]...)
+	for i := len(newest) - 1; i >= 0; i-- {
+		out = append(out, r.blocks[newest[i]].entries...)
 	}
 	return out, nil
 }
 
+func (r *chainReader) fetch(ctx context.Context, keymr string) (entryBlock, error) {
+	var eb struct {
+		Header struct {
+			PrevKeyMR string `json:"prevkeymr"`
+			DBHeight  int64  `json:"dbheight"`
+		} `json:"header"`
+		EntryList []struct {
+			EntryHash string `json:"entryhash"`
+		} `json:"entrylist"`
+	}
+	if err := r.client.Call(ctx, "entry-block", map[string]string{"keymr": keymr}, &eb); err != nil {
+		return entryBlock{}, fmt.Errorf("entry-block %s: %w", keymr, err)
+	}
+	b := entryBlock{prev: eb.Header.PrevKeyMR}
+	for _, e := range eb.EntryList {
+		b.entries = append(b.entries, ChainEntry{Hash: e.EntryHash, DBHeight: eb.Header.DBHeight})
+	}
+	return b, nil
+}
+
+func isZeroKeyMR(keymr string) bool { return strings.Trim(keymr, "0") == "" }
+
+// chainReadTimeout bounds one walk of the chain, so a factomd that stops
+// answering for a while (restarting, or behind a Service that still
+// routes to it) costs one attempt and not the whole wait; the next
+// attempt opens a new connection and may reach another node.
+const chainReadTimeout = 15 * time.Second
+
 // WaitOnChain waits until every hash is in a saved entry block of the
 // chain, and returns the chain's entries then. It fails when ctx ends
-// first, naming how many are missing.
+// first, naming how many entries were missing at the last complete read
+// of the chain and the last read error.
 func WaitOnChain(ctx context.Context, factomdURL, chainID string, hashes []string) ([]ChainEntry, error) {
+	reader := newChainReader(factomdURL, chainID)
 	var entries []ChainEntry
+	missing := "the chain was never read"
+	var readErr error
 	err := pollUntil(ctx, 500*time.Millisecond, func() (bool, error) {
-		es, err := ChainEntries(ctx, factomdURL, chainID)
+		attempt, cancel := context.WithTimeout(ctx, chainReadTimeout)
+		es, err := reader.entries(attempt)
+		cancel()
 		if err != nil {
-			return false, err
+			readErr = err
+			return false, waitOnChainReason(missing, readErr)
 		}
 		entries = es
 		on := map[string]bool{}
 		for _, e := range es {
 			on[e.Hash] = true
 		}
-		missing := 0
+		var absent []string
 		for _, h := range hashes {
 			if !on[h] {
-				missing++
+				absent = append(absent, h)
 			}
 		}
-		return missing == 0, fmt.Errorf("%d of %d entries not on chain %s yet", missing, len(hashes), chainID)
+		if len(absent) == 0 {
+			return true, nil
+		}
+		missing = fmt.Sprintf("%d of %d entries not on chain %s (%d saved entries read), first missing %s", len(absent), len(hashes), chainID, len(es), absent[0])
+		return false, waitOnChainReason(missing, readErr)
 	})
 	return entries, err
+}
+
+func waitOnChainReason(missing string, readErr error) error {
+	if readErr == nil {
+		return errors.New(missing)
+	}
+	return fmt.Errorf("%s; last read error: %w", missing, readErr)
 }
 
 // pollUntil calls cond every interval until it reports done or ctx ends;

@@ -47,9 +47,34 @@ func TestAuditLogHelpersOnARealNetwork(t *testing.T) {
 		}
 		hashes = append(hashes, h)
 	}
+	// Each entry is acknowledged by the network (TransactionACK, then
+	// DBlockConfirmed); an entry never written is not.
+	for _, h := range hashes {
+		if err := pollUntil(ctx, 200*time.Millisecond, func() (bool, error) {
+			ok, err := EntryAcknowledged(ctx, node.URL(), chain, h)
+			return ok, fmt.Errorf("entry %s not acknowledged (%v)", h, err)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := EntryAcknowledged(ctx, node.URL(), chain, strings.Repeat("ab", 32)); err != nil || ok {
+		t.Errorf("an entry never written: acknowledged %v, %v; want false, nil", ok, err)
+	}
 	entries, err := WaitOnChain(ctx, node.URL(), chain, hashes)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A chain read again from the cache of saved blocks lists at least
+	// what the first read did.
+	reader := newChainReader(node.URL(), chain)
+	first, err := reader.entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := len(reader.blocks)
+	again, err := reader.entries(ctx)
+	if err != nil || len(again) < len(first) || len(reader.blocks) < cached {
+		t.Errorf("second read: %d entries (first %d), %d blocks cached (first %d), %v", len(again), len(first), len(reader.blocks), cached, err)
 	}
 	// The first entry of the chain plus the five, each once, in blocks
 	// after the chain's.
