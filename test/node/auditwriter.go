@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/factom-sidecar/factom-sidecar/test/testenv"
 )
 
@@ -47,10 +49,14 @@ func StartAuditWriter(wallet, factomd, ec, chain string, onAccepted func(n int, 
 }
 
 // followAcks asks factomd (through the same Service) for the status of
-// every accepted entry until it is acknowledged or ackWindow has passed,
-// and ends once the writer has stopped and nothing is pending.
+// every accepted entry until it is acknowledged, or factomd has answered
+// "not acknowledged" for ackWindow. It ends once the writer has stopped
+// and nothing is pending, or ackWindow after that when factomd stopped
+// answering. Queries run a few at a time: one to a frozen node waits out
+// its timeout without holding up the others.
 func (w *AuditWriter) followAcks() {
 	defer close(w.acksDone)
+	var stopped time.Time
 	for {
 		w.mu.Lock()
 		hashes := make([]string, 0, len(w.pending))
@@ -58,24 +64,39 @@ func (w *AuditWriter) followAcks() {
 			hashes = append(hashes, h)
 		}
 		w.mu.Unlock()
+		var g errgroup.Group
+		g.SetLimit(8)
 		for _, h := range hashes {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			ok, err := testenv.EntryAcknowledged(ctx, w.factomd, w.chain, h)
-			cancel()
-			w.mu.Lock()
-			switch {
-			case err == nil && ok:
-				w.acked = append(w.acked, h)
-				delete(w.pending, h)
-			case time.Since(w.pending[h]) > ackWindow:
-				w.unacked = append(w.unacked, h)
-				delete(w.pending, h)
-			}
-			w.mu.Unlock()
+			g.Go(func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ok, err := testenv.EntryAcknowledged(ctx, w.factomd, w.chain, h)
+				cancel()
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				switch {
+				case err == nil && ok:
+					w.acked = append(w.acked, h)
+					delete(w.pending, h)
+				case err == nil && time.Since(w.pending[h]) > ackWindow:
+					w.unacked = append(w.unacked, h)
+					delete(w.pending, h)
+				}
+				return nil
+			})
 		}
+		_ = g.Wait()
 		select {
 		case <-w.done:
+			if stopped.IsZero() {
+				stopped = time.Now()
+			}
 			w.mu.Lock()
+			if time.Since(stopped) > ackWindow {
+				for h := range w.pending {
+					w.unacked = append(w.unacked, h)
+					delete(w.pending, h)
+				}
+			}
 			left := len(w.pending)
 			w.mu.Unlock()
 			if left == 0 {
