@@ -44,6 +44,10 @@ func startAuditLog(ctx context.Context, out io.Writer, wallet, factomd string) (
 // finish stops writing and shows where the entries landed.
 func (a *auditLog) finish(ctx context.Context) error {
 	accepted, failed := a.w.Finish()
+	// Wait for the network's ack of every entry, sending again what a
+	// killed factomd lost, as an audit-log client does.
+	_, unacked, resent := a.w.Acknowledged()
+	fmt.Fprintf(a.out, "    %d entries acknowledged by the network, %d of them after being sent again, %d never\n", len(accepted)-len(unacked), len(resent), len(unacked))
 	check, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	entries, err := testenv.WaitOnChain(check, a.factomd, a.chain, accepted)
