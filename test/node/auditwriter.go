@@ -167,7 +167,7 @@ func (w *AuditWriter) follow(h string) {
 	w.mu.Unlock()
 	// The same signed commit and reveal: the network takes them once,
 	// so a send that races the original cannot write the entry twice.
-	if _, err := p.entry.Submit(ctx, w.factomd); err != nil {
+	if err := p.entry.Resubmit(ctx, w.factomd); err != nil {
 		w.mu.Lock()
 		w.resendErr++
 		w.mu.Unlock()

@@ -242,6 +242,21 @@ func (e ComposedEntry) Submit(ctx context.Context, factomdURL string) (string, e
 	return r.EntryHash, err
 }
 
+// Resubmit sends the commit and the reveal again, for an entry the
+// network does not know: the reveal goes even when factomd refuses the
+// commit, which it may hold already while the reveal was lost.
+func (e ComposedEntry) Resubmit(ctx context.Context, factomdURL string) error {
+	f := auditClient(factomdURL)
+	if e.c.Commit.Method == "" || e.c.Reveal.Method == "" {
+		return errors.New("compose: walletd returned no commit or reveal")
+	}
+	commitErr := f.Call(ctx, e.c.Commit.Method, e.c.Commit.Params, nil)
+	if err := f.Call(ctx, e.c.Reveal.Method, e.c.Reveal.Params, nil); err != nil {
+		return errors.Join(fmt.Errorf("%s: %w", e.c.Reveal.Method, err), commitErr)
+	}
+	return nil
+}
+
 // ComposeEntry asks walletURL to compose one entry (compose-entry, which
 // checks the balance and the chain in factomd).
 func ComposeEntry(ctx context.Context, walletURL, ecPublic, chainID string, content []byte, extIDs ...[]byte) (ComposedEntry, error) {

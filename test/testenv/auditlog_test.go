@@ -40,13 +40,22 @@ func TestAuditLogHelpersOnARealNetwork(t *testing.T) {
 		t.Fatalf("chain: %v", err)
 	}
 	var hashes []string
+	var composedEntries []ComposedEntry
 	for i := range 5 {
-		h, err := WriteEntry(ctx, w.URL(), node.URL(), ec, chain, []byte(fmt.Sprintf("record %d", i)), []byte("seq"))
+		c, err := ComposeEntry(ctx, w.URL(), ec, chain, []byte(fmt.Sprintf("record %d", i)), []byte("seq"))
+		if err != nil {
+			t.Fatalf("compose entry %d: %v", i, err)
+		}
+		h, err := c.Submit(ctx, node.URL())
 		if err != nil {
 			t.Fatalf("entry %d: %v", i, err)
 		}
 		hashes = append(hashes, h)
+		composedEntries = append(composedEntries, c)
 	}
+	// A client that sends an entry again, racing the original, does not
+	// write it twice (checked below: each entry once on the chain).
+	_ = composedEntries[0].Resubmit(ctx, node.URL())
 	// Each entry is acknowledged by the network (TransactionACK, then
 	// DBlockConfirmed); an entry never written is not.
 	for _, h := range hashes {
@@ -57,10 +66,24 @@ func TestAuditLogHelpersOnARealNetwork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Nor does one that sends an acknowledged entry again.
+	_ = composedEntries[1].Resubmit(ctx, node.URL())
 	if ok, err := EntryAcknowledged(ctx, node.URL(), chain, strings.Repeat("ab", 32)); err != nil || ok {
 		t.Errorf("an entry never written: acknowledged %v, %v; want false, nil", ok, err)
 	}
-	entries, err := WaitOnChain(ctx, node.URL(), chain, hashes)
+	if _, err := WaitOnChain(ctx, node.URL(), chain, hashes); err != nil {
+		t.Fatal(err)
+	}
+	// Two more blocks, so an entry sent again and taken twice would be
+	// on the chain twice by now.
+	h, err := node.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.WaitHeight(h+2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ChainEntries(ctx, node.URL(), chain)
 	if err != nil {
 		t.Fatal(err)
 	}
