@@ -25,22 +25,20 @@ type AuditWriter struct {
 	stop, done                 chan struct{}
 	acksDone                   chan struct{}
 
-	mu        sync.Mutex
-	hashes    []string
-	failed    int
-	lastAt    time.Time
-	pending   map[string]*pendingEntry // accepted, not acknowledged yet
-	at        map[string]time.Time     // accepted → when
-	acked     []string
-	unacked   []string
-	resent    map[string]int // entry → times its commit and reveal were sent again
-	resendErr int
+	mu      sync.Mutex
+	hashes  []string
+	failed  int
+	lastAt  time.Time
+	at      map[string]time.Time     // accepted → when
+	pending map[string]*pendingEntry // accepted, not acknowledged yet
+	acked   []string
+	unacked []string
+	resent  map[string]bool // entries whose commit and reveal were sent again
 }
 
 type pendingEntry struct {
-	entry    testenv.ComposedEntry
-	accepted time.Time
-	sent     time.Time // when the commit and reveal were last sent
+	entry testenv.ComposedEntry
+	sent  time.Time // when the commit and reveal were last sent
 }
 
 const (
@@ -59,7 +57,7 @@ const (
 func StartAuditWriter(wallet, factomd, ec, chain string, onAccepted func(n int, hash string)) *AuditWriter {
 	w := &AuditWriter{wallet: wallet, factomd: factomd, ec: ec, chain: chain, accepted: onAccepted,
 		stop: make(chan struct{}), done: make(chan struct{}), acksDone: make(chan struct{}),
-		pending: map[string]*pendingEntry{}, at: map[string]time.Time{}, resent: map[string]int{}}
+		pending: map[string]*pendingEntry{}, at: map[string]time.Time{}, resent: map[string]bool{}}
 	go w.run()
 	go w.followAcks()
 	return w
@@ -82,7 +80,7 @@ func (w *AuditWriter) run() {
 		} else {
 			w.hashes = append(w.hashes, hash)
 			w.lastAt = time.Now()
-			w.pending[hash] = &pendingEntry{entry: entry, accepted: w.lastAt, sent: w.lastAt}
+			w.pending[hash] = &pendingEntry{entry: entry, sent: w.lastAt}
 			w.at[hash] = w.lastAt
 			if w.accepted != nil {
 				w.accepted(len(w.hashes), hash)
@@ -153,7 +151,7 @@ func (w *AuditWriter) follow(h string) {
 		delete(w.pending, h)
 		w.mu.Unlock()
 		return
-	case time.Since(p.accepted) > ackWindow:
+	case time.Since(w.at[h]) > ackWindow:
 		w.unacked = append(w.unacked, h)
 		delete(w.pending, h)
 		w.mu.Unlock()
@@ -163,15 +161,12 @@ func (w *AuditWriter) follow(h string) {
 		return
 	}
 	p.sent = time.Now()
-	w.resent[h]++
+	w.resent[h] = true
 	w.mu.Unlock()
 	// The same signed commit and reveal: the network takes them once,
-	// so a send that races the original cannot write the entry twice.
-	if err := p.entry.Resubmit(ctx, w.factomd); err != nil {
-		w.mu.Lock()
-		w.resendErr++
-		w.mu.Unlock()
-	}
+	// so a send that races the original cannot write the entry twice. A
+	// failed send is tried again after resendAfter.
+	_ = p.entry.Resubmit(ctx, w.factomd)
 }
 
 // WaitAcceptedAfter waits until an entry is accepted after t0.

@@ -70,18 +70,24 @@ type composed struct {
 }
 
 // submit sends a composed commit and reveal to factomd. It returns the
-// reveal's answer: factomd has accepted the entry.
-func (c composed) submit(ctx context.Context, factomdURL string) (revealed, error) {
+// reveal's answer: factomd has accepted the entry. despiteCommit sends the
+// reveal even when factomd refuses the commit (a resend: the network may
+// hold the commit already while the reveal was lost).
+func (c composed) submit(ctx context.Context, factomdURL string, despiteCommit bool) (revealed, error) {
 	f := auditClient(factomdURL)
 	if c.Commit.Method == "" || c.Reveal.Method == "" {
 		return revealed{}, errors.New("compose: walletd returned no commit or reveal")
 	}
+	var commitErr error
 	if err := f.Call(ctx, c.Commit.Method, c.Commit.Params, nil); err != nil {
-		return revealed{}, fmt.Errorf("%s: %w", c.Commit.Method, err)
+		commitErr = fmt.Errorf("%s: %w", c.Commit.Method, err)
+		if !despiteCommit {
+			return revealed{}, commitErr
+		}
 	}
 	var r revealed
 	if err := f.Call(ctx, c.Reveal.Method, c.Reveal.Params, &r); err != nil {
-		return revealed{}, fmt.Errorf("%s: %w", c.Reveal.Method, err)
+		return revealed{}, errors.Join(fmt.Errorf("%s: %w", c.Reveal.Method, err), commitErr)
 	}
 	if r.EntryHash == "" {
 		return revealed{}, fmt.Errorf("%s: no entryhash in the answer", c.Reveal.Method)
@@ -208,7 +214,7 @@ func CreateChain(ctx context.Context, walletURL, factomdURL, ecPublic string, co
 	if err != nil {
 		return "", err
 	}
-	r, err := c.submit(ctx, factomdURL)
+	r, err := c.submit(ctx, factomdURL, false)
 	if err != nil {
 		return "", err
 	}
@@ -238,7 +244,7 @@ type ComposedEntry struct{ c composed }
 
 // Submit sends the commit and the reveal to factomd and returns the entry hash.
 func (e ComposedEntry) Submit(ctx context.Context, factomdURL string) (string, error) {
-	r, err := e.c.submit(ctx, factomdURL)
+	r, err := e.c.submit(ctx, factomdURL, false)
 	return r.EntryHash, err
 }
 
@@ -246,15 +252,8 @@ func (e ComposedEntry) Submit(ctx context.Context, factomdURL string) (string, e
 // network does not know: the reveal goes even when factomd refuses the
 // commit, which it may hold already while the reveal was lost.
 func (e ComposedEntry) Resubmit(ctx context.Context, factomdURL string) error {
-	f := auditClient(factomdURL)
-	if e.c.Commit.Method == "" || e.c.Reveal.Method == "" {
-		return errors.New("compose: walletd returned no commit or reveal")
-	}
-	commitErr := f.Call(ctx, e.c.Commit.Method, e.c.Commit.Params, nil)
-	if err := f.Call(ctx, e.c.Reveal.Method, e.c.Reveal.Params, nil); err != nil {
-		return errors.Join(fmt.Errorf("%s: %w", e.c.Reveal.Method, err), commitErr)
-	}
-	return nil
+	_, err := e.c.submit(ctx, factomdURL, true)
+	return err
 }
 
 // ComposeEntry asks walletURL to compose one entry (compose-entry, which
