@@ -193,7 +193,7 @@ func (r *Replicator) commitLocked(ctx context.Context, term int64, method string
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrFenced):
-			r.fence(term, -1)
+			r.fence(term, store.StoredTerm(err))
 		case errors.Is(err, store.ErrTooLarge):
 			r.log.Error().Str("event", logging.EventKeystoreTooLarge).Int("imported", len(next.Imported)).Int("removed", len(next.Removed)).Msg("the keystore no longer fits one Secret; the write is refused")
 		default:
@@ -289,7 +289,7 @@ func (r *Replicator) settleLocked(ctx context.Context, term int64) (*store.Snaps
 		case err == nil:
 			return settled, nil
 		case errors.Is(err, store.ErrFenced):
-			r.fence(term, -1)
+			r.fence(term, store.StoredTerm(err))
 			return nil, err
 		case !errors.Is(err, store.ErrConflict):
 			return nil, err
@@ -303,7 +303,13 @@ func (r *Replicator) fence(term, stored int64) {
 		return
 	}
 	r.fenced = true
+	if stored >= 0 {
+		r.noteTerm(stored) // the next acquisition's term floor is above it
+	}
 	r.setInSync(false, "fenced: a newer leader holds the keystore")
+	if f := r.onFenced.Load(); f != nil {
+		go (*f)(term)
+	}
 	ev := r.log.Error().Str("event", logging.EventKeystoreFenced).Int64("term", term)
 	if stored >= 0 {
 		ev = ev.Int64("storedTerm", stored)

@@ -38,9 +38,24 @@ func TestReimportOnADeposedLeaderIsFenced(t *testing.T) {
 
 	// The old leader still believes it leads term 1; its walletd still
 	// holds the key, so the import changes nothing in its view.
+	fenced := make(chan int64, 1)
+	old.r.OnFenced(func(term int64) { fenced <- term })
 	_, err := write(t, old, 1, walletd.MethodImportAddresses, importParams(k))
 	if !errors.Is(err, walletsync.ErrFenced) {
 		t.Fatalf("re-import under the deposed term 1: %v, want ErrFenced", err)
+	}
+	// The election is told, so a leader whose Lease nobody contests gives
+	// it up, and the next acquisition's floor is above the stored term.
+	select {
+	case term := <-fenced:
+		if term != 1 {
+			t.Fatalf("OnFenced called with term %d, want 1", term)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fenced write did not call OnFenced")
+	}
+	if floor := old.r.TermFloor(); floor < 3 {
+		t.Fatalf("term floor after a fence by term 2 is %d, want at least 3", floor)
 	}
 	if snap := loadSecret(t, key); imported(snap.State, k.Public) || !snap.State.IsRemoved(k.Public) || snap.Term != 2 {
 		t.Fatalf("the keystore (term %d) lost term 2's removal", snap.Term)

@@ -118,6 +118,8 @@ type Replicator struct {
 	lastReject      atomic.Value // string: resourceVersion+reason last reported
 	sealedKey       atomic.Value // string: key id of the version last applied or committed
 
+	onFenced atomic.Pointer[func(term int64)]
+
 	latestMu sync.Mutex
 	latest   *corev1.Secret
 	haveSeen bool
@@ -311,6 +313,16 @@ func (r *Replicator) olderThanOwn(snap *store.Snapshot) (bool, int64) {
 	r.ownMu.Lock()
 	defer r.ownMu.Unlock()
 	return snap.Term < r.ownTerm || (snap.Term == r.ownTerm && snap.Generation < r.ownGen), r.ownGen
+}
+
+// OnFenced sets f to be called, on a goroutine of its own, when a write
+// under the term this replica leads is refused because the Secret holds a
+// newer term. The election then gives the Lease up: while this replica
+// holds it, no other holder owns that newer term (a promotion abandoned
+// when its acquisition lost), and renewing would keep a leader that can
+// never write. Set it before the replica leads.
+func (r *Replicator) OnFenced(f func(term int64)) {
+	r.onFenced.Store(&f)
 }
 
 // noteTerm records a term seen in the Secret.

@@ -71,7 +71,7 @@ func (r *Replicator) resealLocked(ctx context.Context, term int64) {
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrFenced) {
-			r.fence(term, -1)
+			r.fence(term, store.StoredTerm(err))
 		} else {
 			r.stale = true
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/factom-sidecar/factom-sidecar/internal/control"
@@ -14,7 +13,7 @@ import (
 // the terms that fenced the keystore.
 func (s *Store) BumpTermRecording(ctx context.Context, prev *Snapshot, term int64, state *keystore.State, t control.Transition, now time.Time) (*Snapshot, error) {
 	if prev.Term > term {
-		return nil, fmt.Errorf("bump to term %d, stored term %d: %w", term, prev.Term, ErrFenced)
+		return nil, &FencedError{Op: "bump to term", Term: term, Stored: prev.Term}
 	}
 	if state == nil {
 		state = prev.State

@@ -55,6 +55,29 @@ var (
 	ErrTooLarge = errors.New("keystore too large for one Secret")
 )
 
+// FencedError is ErrFenced with the terms involved: the stored term tells
+// a fenced leader what floor the next acquisition needs.
+type FencedError struct {
+	Op     string // what was refused: "commit under term", "bump to term", "write under term"
+	Term   int64  // the writer's term
+	Stored int64  // the term the Secret holds
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("%s %d, stored term %d: %v", e.Op, e.Term, e.Stored, ErrFenced)
+}
+
+func (e *FencedError) Unwrap() error { return ErrFenced }
+
+// StoredTerm is the stored term a fenced write reported, or -1.
+func StoredTerm(err error) int64 {
+	var f *FencedError
+	if errors.As(err, &f) {
+		return f.Stored
+	}
+	return -1
+}
+
 // Snapshot is one opened version of the Secret.
 type Snapshot struct {
 	State           *keystore.State
@@ -237,7 +260,7 @@ func (s *Store) snapshotOf(sec *corev1.Secret, state *keystore.State, term, gen 
 // moved on under the same term (reload and retry).
 func (s *Store) Commit(ctx context.Context, prev *Snapshot, term int64, next *keystore.State) (*Snapshot, error) {
 	if prev.Term != term {
-		return nil, fmt.Errorf("commit under term %d, stored term %d: %w", term, prev.Term, ErrFenced)
+		return nil, &FencedError{Op: "commit under term", Term: term, Stored: prev.Term}
 	}
 	return s.write(ctx, prev, term, next)
 }
@@ -248,7 +271,7 @@ func (s *Store) Commit(ctx context.Context, prev *Snapshot, term int64, next *ke
 // with an equal term it still writes, so a changed state lands.
 func (s *Store) BumpTerm(ctx context.Context, prev *Snapshot, term int64, state *keystore.State) (*Snapshot, error) {
 	if prev.Term > term {
-		return nil, fmt.Errorf("bump to term %d, stored term %d: %w", term, prev.Term, ErrFenced)
+		return nil, &FencedError{Op: "bump to term", Term: term, Stored: prev.Term}
 	}
 	if state == nil {
 		state = prev.State
@@ -288,7 +311,7 @@ func (s *Store) writeWith(ctx context.Context, prev *Snapshot, term int64, next 
 			return nil, fmt.Errorf("keystore update conflict, then: %w", gerr)
 		}
 		if stored, aerr := annotationInt(cur, AnnotationTerm); aerr == nil && stored > term {
-			return nil, fmt.Errorf("write under term %d, stored term %d: %w", term, stored, ErrFenced)
+			return nil, &FencedError{Op: "write under term", Term: term, Stored: stored}
 		}
 		return nil, fmt.Errorf("write generation %d: %w", gen, ErrConflict)
 	case apierrors.IsNotFound(err):

@@ -62,8 +62,8 @@ func TestCommitAndBumpCheckTheTermFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Commit(ctx, snap, 3, snap.State); !errors.Is(err, ErrFenced) {
-		t.Fatalf("commit under an older term: %v", err)
+	if _, err := s.Commit(ctx, snap, 3, snap.State); !errors.Is(err, ErrFenced) || StoredTerm(err) != 4 {
+		t.Fatalf("commit under an older term: %v (stored term %d, want 4)", err, StoredTerm(err))
 	}
 	if _, err := s.BumpTerm(ctx, snap, 3, nil); !errors.Is(err, ErrFenced) {
 		t.Fatalf("bump to an older term: %v", err)
