@@ -158,6 +158,7 @@ func (m *walletdMode) Setup(rt *runtime) error {
 		return err
 	}
 	m.elector = el
+	m.replicator.OnFenced(el.Fenced)
 
 	m.proxy, err = proxy.New(m.security.options(proxy.Options{
 		WalletdURL: m.walletdURL,

@@ -23,7 +23,18 @@ import (
 // acquisition's term floor is above it, and a replica that took the Lease
 // with that same term meanwhile finds it fenced, gives the Lease up and
 // lets another take it under a new term. The keystore's failover history
-// then lists that term, with no write under it. It is only done for a released
+// then lists that term, with no write under it.
+//
+// Only t = the viewed Lease's transitions + 1 is promoted beside its
+// write. A term floor above that means the keystore holds a term the view
+// does not show (the watch is behind a replica that already took the Lease
+// and promoted); a bump to it would land above the real holder's term
+// while the Lease write, made on the stale view, loses. Such a view takes
+// the Lease first and promotes after. And a holder whose commit is fenced
+// by a term nobody holds the Lease for gives the Lease up (Fenced), so a
+// spent term costs one handover, never a leader that cannot write.
+//
+// It is only done for a released
 // Lease, never for an expired one: a leader that released has closed its
 // writes, while a leader whose Lease merely expired may still be renewing,
 // and a bump by a replica that then loses the race would fence a healthy

@@ -115,7 +115,12 @@ func (e *Elector) campaign(ctx context.Context, start time.Time) (acquisition, b
 			}
 			term := e.termFor(v)
 			var promotion *earlyPromotion
-			if s.alongside && v.exists {
+			// Only a term the Lease write itself settles is promoted
+			// beside it: a floor above the Lease's count means the
+			// keystore has seen a term this view has not (a stale
+			// watch), and bumping to it before the write wins would
+			// fence whoever holds the Lease now.
+			if s.alongside && v.exists && term == v.transitions()+1 {
 				promotion = e.promoteAlongside(control.Transition{Term: term, From: e.previousHolder(v), To: e.cfg.PodName, Reason: reason, Time: trigger})
 			}
 			acq, err := e.tryAcquire(ctx, v, term)

@@ -226,6 +226,23 @@ func (e *Elector) onStopped() {
 	}
 }
 
+// Fenced ends term, if this replica still leads it, and gives the Lease
+// up: the guarded work found its keystore written under a newer term.
+// Another holder of the Lease would have ended the term already; while
+// this replica holds it, nobody owns the newer term (a promotion abandoned
+// when its acquisition lost the race), and renewing would keep a leader
+// that can never write. The next acquisition's term floor is above the
+// stored term, so whoever takes the Lease next can write. Safe to call
+// from any goroutine.
+func (e *Elector) Fenced(term int64) {
+	e.mu.Lock()
+	st := e.cur
+	e.mu.Unlock()
+	if st != nil && st.term == term {
+		e.endTerm(st, "keystore fenced by a newer term", true)
+	}
+}
+
 func (e *Elector) onGateExpired(term int64) {
 	e.mu.Lock()
 	st := e.cur
