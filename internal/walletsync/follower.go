@@ -183,6 +183,17 @@ func (r *Replicator) verify(ctx context.Context) bool {
 		r.setInSync(false, "walletd no longer holds the keystore: "+err.Error())
 		return false
 	}
+	// A write walletd finished after this pod's sidecar died leading (a
+	// long import still running when the process was killed) lands after
+	// the restarted sidecar reconciled as a follower; nothing else would
+	// take it back.
+	if extra, err := r.unaccountedKeys(ctx, r.lastApplied.State); err == nil && extra > 0 {
+		r.log.Warn().Str("event", logging.EventKeystoreWalletdUnaccounted).Int("keys", extra).
+			Msg("walletd holds keys the keystore does not account for (a write walletd finished after its sidecar stopped waiting); taking them back")
+		r.local = nil
+		r.setInSync(false, fmt.Sprintf("walletd holds %d keys the keystore does not account for", extra))
+		return false
+	}
 	return true
 }
 

@@ -89,3 +89,47 @@ func TestALeaderTakesBackKeysWalletdAddedBehindItsBack(t *testing.T) {
 		t.Error("no keystore_walletd_unaccounted event explains the take-back")
 	}
 }
+
+// The same late import on a pod whose sidecar died leading and came back
+// as a follower (another replica took over early): it lands after the
+// restarted sidecar reconciled, and the follower's periodic check must take
+// it back, or the replicas never agree (fault suite, seed 93).
+func TestAFollowerTakesBackKeysWalletdAddedBehindItsBack(t *testing.T) {
+	key := freshKeystore(t)
+	leader := newLeader(t, key, testPods[0], 1)
+	acked := foreign(t, keystore.FCT, 1)
+	if _, err := write(t, leader, 1, walletd.MethodImportAddresses, importParams(acked)); err != nil {
+		t.Fatal(err)
+	}
+	f := newFollower(t, key, testPods[1])
+	if err := testenv.Eventually(30*time.Second, 20*time.Millisecond, inSync(f)); err != nil {
+		t.Fatal(err)
+	}
+	late := []walletd.Key{foreign(t, keystore.FCT, 2), foreign(t, keystore.EC, 3)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := f.w.rpc.CallRaw(ctx, walletd.MethodImportAddresses, mustJSON(t, importParams(late...))); err != nil {
+		t.Fatal(err)
+	}
+	err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+		_, held := keySet(t, f.w)
+		for _, line := range held {
+			for _, k := range late {
+				if strings.HasPrefix(line, k.Public+"=") {
+					return false, fmt.Errorf("the follower's walletd still holds the unacknowledged key %s", k.Public)
+				}
+			}
+		}
+		return f.r.InSync(), errors.New("the follower is not back in sync: " + f.r.ReadyCheck()().Reason)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, held := keySet(t, f.w)
+	if !slices.ContainsFunc(held, func(l string) bool { return strings.HasPrefix(l, acked.Public+"=") }) {
+		t.Errorf("the replicated import %s was taken back too", acked.Public)
+	}
+	if !strings.Contains(f.logs.String(), `"event":"keystore_walletd_unaccounted"`) {
+		t.Error("no keystore_walletd_unaccounted event explains the take-back")
+	}
+}
