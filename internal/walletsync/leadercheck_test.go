@@ -61,33 +61,8 @@ func TestALeaderTakesBackKeysWalletdAddedBehindItsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The late import: walletd executes it, no sidecar commits it.
-	late := []walletd.Key{foreign(t, keystore.FCT, 2), foreign(t, keystore.EC, 3)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := leader.w.rpc.CallRaw(ctx, walletd.MethodImportAddresses, mustJSON(t, importParams(late...))); err != nil {
-		t.Fatal(err)
-	}
-	err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-		_, held := keySet(t, leader.w)
-		for _, line := range held {
-			for _, k := range late {
-				if strings.HasPrefix(line, k.Public+"=") {
-					return false, fmt.Errorf("walletd still holds the unacknowledged key %s", k.Public)
-				}
-			}
-		}
-		return leader.r.InSync(), errors.New("the leader is not back in sync: " + leader.r.ReadyCheck()().Reason)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, held := keySet(t, leader.w)
-	if !slices.ContainsFunc(held, func(l string) bool { return strings.HasPrefix(l, acked.Public+"=") }) {
-		t.Errorf("the acknowledged import %s was taken back too", acked.Public)
-	}
-	if !strings.Contains(leader.logs.String(), `"event":"keystore_walletd_unaccounted"`) {
-		t.Error("no keystore_walletd_unaccounted event explains the take-back")
-	}
+	late := importBehindItsBack(t, leader)
+	expectLateImportTakenBack(t, leader, acked, late)
 }
 
 // The same late import on a pod whose sidecar died leading and came back
@@ -105,31 +80,47 @@ func TestAFollowerTakesBackKeysWalletdAddedBehindItsBack(t *testing.T) {
 	if err := testenv.Eventually(30*time.Second, 20*time.Millisecond, inSync(f)); err != nil {
 		t.Fatal(err)
 	}
+	late := importBehindItsBack(t, f)
+	expectLateImportTakenBack(t, f, acked, late)
+}
+
+// importBehindItsBack imports two keys straight into rep's walletd, as a
+// write that walletd finishes after its sidecar stopped waiting.
+func importBehindItsBack(t *testing.T, rep *replica) []walletd.Key {
+	t.Helper()
 	late := []walletd.Key{foreign(t, keystore.FCT, 2), foreign(t, keystore.EC, 3)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := f.w.rpc.CallRaw(ctx, walletd.MethodImportAddresses, mustJSON(t, importParams(late...))); err != nil {
+	if _, err := rep.w.rpc.CallRaw(ctx, walletd.MethodImportAddresses, mustJSON(t, importParams(late...))); err != nil {
 		t.Fatal(err)
 	}
+	return late
+}
+
+// expectLateImportTakenBack waits until rep's walletd no longer holds the late keys
+// and rep is in sync again, and checks that the replicated key acked stayed
+// and that the take-back was logged.
+func expectLateImportTakenBack(t *testing.T, rep *replica, acked walletd.Key, late []walletd.Key) {
+	t.Helper()
 	err := testenv.Eventually(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-		_, held := keySet(t, f.w)
+		_, held := keySet(t, rep.w)
 		for _, line := range held {
 			for _, k := range late {
 				if strings.HasPrefix(line, k.Public+"=") {
-					return false, fmt.Errorf("the follower's walletd still holds the unacknowledged key %s", k.Public)
+					return false, fmt.Errorf("%s's walletd still holds the unacknowledged key %s", rep.name, k.Public)
 				}
 			}
 		}
-		return f.r.InSync(), errors.New("the follower is not back in sync: " + f.r.ReadyCheck()().Reason)
+		return rep.r.InSync(), errors.New(rep.name + " is not back in sync: " + rep.r.ReadyCheck()().Reason)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, held := keySet(t, f.w)
+	_, held := keySet(t, rep.w)
 	if !slices.ContainsFunc(held, func(l string) bool { return strings.HasPrefix(l, acked.Public+"=") }) {
-		t.Errorf("the replicated import %s was taken back too", acked.Public)
+		t.Errorf("the replicated key %s was taken back too", acked.Public)
 	}
-	if !strings.Contains(f.logs.String(), `"event":"keystore_walletd_unaccounted"`) {
+	if !strings.Contains(rep.logs.String(), `"event":"keystore_walletd_unaccounted"`) {
 		t.Error("no keystore_walletd_unaccounted event explains the take-back")
 	}
 }
