@@ -235,20 +235,21 @@ func (e *Elector) onStopped() {
 // stored term, so whoever takes the Lease next can write. Safe to call
 // from any goroutine.
 func (e *Elector) Fenced(term int64) {
-	e.mu.Lock()
-	st := e.cur
-	e.mu.Unlock()
-	if st != nil && st.term == term {
-		e.endTerm(st, "keystore fenced by a newer term", true)
-	}
+	e.endTermIfCurrent(term, "keystore fenced by a newer term")
 }
 
 func (e *Elector) onGateExpired(term int64) {
+	e.endTermIfCurrent(term, "no successful renewal within the renew deadline")
+}
+
+// endTermIfCurrent ends term and stops renewing, if this replica still
+// leads it: a report about an earlier term changes nothing.
+func (e *Elector) endTermIfCurrent(term int64, reason string) {
 	e.mu.Lock()
 	st := e.cur
 	e.mu.Unlock()
 	if st != nil && st.term == term {
-		e.endTerm(st, "no successful renewal within the renew deadline", true)
+		e.endTerm(st, reason, true)
 	}
 }
 
